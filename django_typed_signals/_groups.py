@@ -1,0 +1,168 @@
+"""Named signal groups and context-local muting.
+
+Muting is stored in a ``ContextVar`` so that it follows the code that asked for
+it: another thread, or another asyncio task started outside the ``mute()``
+block, keeps sending. Each signal precomputes the keys that mute it (itself and
+its group names) so the check at send time is one set intersection.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal as DjangoSignal
+
+__all__ = ["SignalGroup", "known_groups", "mute", "muted_keys"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# Frozen set of group names and signal objects muted in the current context.
+# The empty default keeps the common "nothing muted" check to one falsy test.
+_muted: ContextVar[frozenset[object]] = ContextVar(
+    "django_typed_signals.muted", default=frozenset()
+)
+
+_groups_lock = threading.Lock()
+_groups: dict[str, SignalGroup] = {}
+
+
+@dataclass(frozen=True)
+class SignalGroup:
+    """A named set of signals that can be muted together.
+
+    Signals join groups through their ``groups=`` argument, which declares the
+    group implicitly; declare a group explicitly to give it a description or to
+    reference it before any signal uses it.
+    """
+
+    name: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(
+                f"SignalGroup name must be a non-empty string, got {self.name!r}"
+            )
+        with _groups_lock:
+            existing = _groups.get(self.name)
+            if existing is None or (self.description and not existing.description):
+                _groups[self.name] = self
+
+
+def declare_groups(names: Iterable[str], *, owner: str) -> frozenset[str]:
+    """Register group names used by a signal and return them as a frozenset."""
+    if isinstance(names, str):
+        raise TypeError(
+            f"{owner}: groups must be a list of names, not the string {names!r}"
+        )
+    result = frozenset(names)
+    for name in result:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{owner}: group names must be strings, got {name!r}")
+        if name not in _groups:
+            SignalGroup(name)
+    return result
+
+
+def known_groups() -> dict[str, SignalGroup]:
+    """Return the declared groups by name (a copy)."""
+    with _groups_lock:
+        return dict(_groups)
+
+
+def muted_keys() -> frozenset[object]:
+    """Return what is muted in the current context (group names and signals)."""
+    return _muted.get()
+
+
+def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
+    from django.dispatch import Signal as DjangoSignal
+
+    from ._signal import Signal
+
+    keys: set[object] = set()
+    for target in targets:
+        if isinstance(target, str):
+            if target not in _groups:
+                known = ", ".join(sorted(_groups)) or "(none declared)"
+                raise LookupError(
+                    f"mute(): unknown signal group {target!r}; known groups: {known}"
+                )
+            keys.add(target)
+        elif isinstance(target, Signal):
+            keys.add(target)
+        elif isinstance(target, DjangoSignal):
+            raise TypeError(
+                f"mute(): {target!r} is a plain django.dispatch.Signal; only "
+                "django_typed_signals signals and group names can be muted"
+            )
+        else:
+            raise TypeError(
+                f"mute() takes group names or signals, got {type(target).__name__}: "
+                f"{target!r}"
+            )
+    return frozenset(keys)
+
+
+class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
+    """Silence groups or signals in the current context.
+
+    Works as a context manager (``with mute("billing"):``) and as a decorator
+    of sync or async functions. Nesting adds to what the outer block muted and
+    restores it on exit. Unknown group names raise ``LookupError`` at once.
+    """
+
+    def __init__(self, *groups_or_signals: str | DjangoSignal) -> None:
+        self._keys = _resolve(groups_or_signals)
+        self._tokens: list[Token[frozenset[object]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_muted.set(_muted.get() | self._keys))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _muted.reset(self._tokens.pop())
+
+    @overload
+    def __call__(
+        self, func: Callable[_P, Awaitable[_R]]
+    ) -> Callable[_P, Awaitable[_R]]: ...
+    @overload
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]: ...
+    def __call__(self, func: Callable[_P, Any]) -> Callable[_P, Any]:
+        keys = self._keys
+        if inspect.iscoroutinefunction(func):
+            async_func = cast(Callable[_P, Awaitable[Any]], func)
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+                token = _muted.set(_muted.get() | keys)
+                try:
+                    return await async_func(*args, **kwargs)
+                finally:
+                    _muted.reset(token)
+
+            return async_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+            token = _muted.set(_muted.get() | keys)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _muted.reset(token)
+
+        return wrapper

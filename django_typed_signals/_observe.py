@@ -1,0 +1,189 @@
+"""Observing receiver calls: one hook for metrics, tracing and error reporting.
+
+Signals without observers, error handler, ``on_commit`` or ``timeout``
+receivers never reach this module at send time: they use Django's dispatch
+path unchanged. The others hand each receiver to a small wrapper that times
+the call and reports a ``ReceiverCall``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from ._receivers import describe_callable
+
+if TYPE_CHECKING:
+    from ._signal import Signal
+
+__all__ = ["Observer", "ReceiverCall", "add_observer", "observers", "remove_observer"]
+
+logger = logging.getLogger("django_typed_signals")
+
+
+@dataclass(frozen=True)
+class ReceiverCall:
+    """What an observer learns about one receiver call."""
+
+    signal: Signal
+    receiver: Callable[..., object]
+    sender: object
+    duration: float
+    """Seconds spent in the receiver (wall clock)."""
+    exception: BaseException | None
+
+    @property
+    def ok(self) -> bool:
+        return self.exception is None
+
+
+Observer = Callable[[ReceiverCall], object]
+
+_observers_lock = threading.Lock()
+_observers: tuple[Observer, ...] = ()
+
+
+def observers() -> tuple[Observer, ...]:
+    """The observers called after every receiver call of every signal."""
+    return _observers
+
+
+def add_observer(observer: Observer) -> Observer:
+    """Call ``observer(ReceiverCall)`` after every receiver call; returns it.
+
+    An observer that raises is logged and ignored: observing never changes
+    what a send does.
+    """
+    global _observers
+    if not callable(observer):
+        raise TypeError(f"add_observer() takes a callable, got {observer!r}")
+    with _observers_lock:
+        if observer not in _observers:
+            _observers = (*_observers, observer)
+    _refresh_all_signals()
+    return observer
+
+
+def remove_observer(observer: Observer) -> None:
+    """Stop calling ``observer``; raises ``ValueError`` if it was not added."""
+    global _observers
+    with _observers_lock:
+        if observer not in _observers:
+            raise ValueError(f"remove_observer(): {observer!r} is not an observer")
+        _observers = tuple(o for o in _observers if o is not observer)
+    _refresh_all_signals()
+
+
+def _refresh_all_signals() -> None:
+    from ._signal import all_signals
+
+    for signal in all_signals():
+        signal._refresh_dispatch_path()
+
+
+def report(
+    signal: Signal,
+    receiver: Callable[..., object],
+    sender: object,
+    started: float,
+    exception: BaseException | None,
+) -> None:
+    """Tell the error handler and the observers about one finished call."""
+    if exception is not None and signal.on_error is not None:
+        if isinstance(exception, Exception):
+            try:
+                signal.on_error(signal, receiver, exception)
+            except Exception:
+                logger.exception("Error handler of signal %s failed", signal.name)
+    current = _observers
+    if not current:
+        return
+    call = ReceiverCall(signal, receiver, sender, perf_counter() - started, exception)
+    for observer in current:
+        try:
+            observer(call)
+        except Exception:
+            logger.exception("Observer %r of signal %s failed", observer, signal.name)
+
+
+class ObservedReceiver:
+    """Stands in for a synchronous receiver during one send."""
+
+    __slots__ = ("on_commit", "receiver", "signal")
+
+    def __init__(
+        self, signal: Signal, receiver: Callable[..., Any], on_commit: bool
+    ) -> None:
+        self.signal = signal
+        self.receiver = receiver
+        self.on_commit = on_commit
+
+    def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
+        if self.on_commit:
+            from django.db import transaction
+
+            # robust: the caller's data is committed already; a failing
+            # receiver is logged (and reported) instead of raising from commit.
+            transaction.on_commit(
+                functools.partial(self.call, signal=signal, sender=sender, **named),
+                robust=True,
+            )
+            return None
+        return self.call(signal=signal, sender=sender, **named)
+
+    def call(self, *, signal: object, sender: object, **named: Any) -> Any:
+        started = perf_counter()
+        try:
+            result = self.receiver(signal=signal, sender=sender, **named)
+        except BaseException as exc:
+            report(self.signal, self.receiver, sender, started, exc)
+            raise
+        report(self.signal, self.receiver, sender, started, None)
+        return result
+
+
+class ObservedAsyncReceiver:
+    """Stands in for an asynchronous receiver, adding its optional timeout."""
+
+    __slots__ = ("receiver", "signal", "timeout")
+
+    def __init__(
+        self, signal: Signal, receiver: Callable[..., Any], timeout: float | None
+    ) -> None:
+        self.signal = signal
+        self.receiver = receiver
+        self.timeout = timeout
+
+    async def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
+        started = perf_counter()
+        try:
+            awaitable = self.receiver(signal=signal, sender=sender, **named)
+            if self.timeout is None:
+                result = await awaitable
+            else:
+                try:
+                    result = await asyncio.wait_for(awaitable, self.timeout)
+                except asyncio.TimeoutError as exc:
+                    raise TimeoutError(
+                        f"{self.signal.name}: receiver "
+                        f"{describe_callable(self.receiver)[0]} did not finish "
+                        f"within {self.timeout}s"
+                    ) from exc
+        except BaseException as exc:
+            report(self.signal, self.receiver, sender, started, exc)
+            raise
+        report(self.signal, self.receiver, sender, started, None)
+        return result
+
+
+def unwrap(receiver: object) -> Any:
+    """The user's receiver behind an observing wrapper (or the object itself)."""
+    if type(receiver) in (ObservedReceiver, ObservedAsyncReceiver):
+        return receiver.receiver  # type: ignore[attr-defined]
+    return receiver

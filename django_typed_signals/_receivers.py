@@ -1,0 +1,201 @@
+"""The ``receiver`` decorator, receiver metadata and signature checks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+from django.dispatch import Signal as DjangoSignal
+
+if TYPE_CHECKING:
+    from ._signal import TypedSignal
+
+__all__ = ["ReceiverInfo", "TypedReceiver", "describe_callable", "receiver"]
+
+_P_contra = TypeVar("_P_contra", contravariant=True)
+_P = TypeVar("_P")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Keyword arguments that every receiver of a signal may be called with.
+_DISPATCH_KWARGS = frozenset({"signal", "sender"})
+
+
+class TypedReceiver(Protocol[_P_contra]):
+    """What a receiver of ``TypedSignal[P]`` must look like.
+
+    ``def r(sender: object, *, payload: P, **kwargs: object) -> object``: the
+    ``**kwargs`` keeps receivers working when Django passes more arguments
+    (``signal=`` today).
+    """
+
+    def __call__(self, sender: Any, *, payload: _P_contra, **kwargs: Any) -> object:
+        ...  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class ReceiverInfo:
+    """One connected receiver, as ``Signal.receivers_info()`` reports it."""
+
+    signal_name: str
+    receiver: object | None
+    path: str
+    file: str | None
+    line: int | None
+    sender: object | None
+    priority: int
+    groups: frozenset[str]
+    dispatch_uid: object | None
+    is_async: bool
+    weak: bool
+    on_commit: bool
+    alive: bool
+
+    @property
+    def location(self) -> str:
+        """``file:line`` where the receiver is defined, or ``"?"``."""
+        if self.file is None:
+            return "?"
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+def describe_callable(obj: object) -> tuple[str, str | None, int | None]:
+    """Return ``(dotted path, file, line)`` for any receiver-like object.
+
+    Never raises: partials, bound methods, callable instances, lambdas and
+    builtins all get the best description available.
+    """
+    target: Any = obj
+    prefix = ""
+    suffix = ""
+    while isinstance(target, functools.partial):
+        prefix, suffix = prefix + "partial(", suffix + ")"
+        target = target.func
+    func: Any = getattr(target, "__func__", target)  # bound methods
+    if not hasattr(func, "__qualname__") and callable(func):  # callable instances
+        func = type(func)
+        suffix = "()" + suffix
+    module = getattr(func, "__module__", None) or "?"
+    qualname = getattr(func, "__qualname__", None) or repr(func)
+    code = getattr(inspect.unwrap(func) if callable(func) else func, "__code__", None)
+    if code is None and isinstance(func, type):
+        code = getattr(getattr(func, "__call__", None), "__code__", None)
+    file = code.co_filename if code is not None else None
+    line = code.co_firstlineno if code is not None else None
+    return f"{prefix}{module}.{qualname}{suffix}", file, line
+
+
+def check_receiver(signal_name: str, receiver: object) -> None:
+    """Raise a clear error when ``receiver`` cannot be called by a signal."""
+    if not callable(receiver):
+        raise TypeError(
+            f"{signal_name}: receivers must be callable, got "
+            f"{type(receiver).__name__}: {receiver!r}"
+        )
+    parameters = _parameters(receiver)
+    if parameters is None:
+        return
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        path = describe_callable(receiver)[0]
+        raise ValueError(
+            f"{signal_name}: receiver {path} must accept keyword arguments "
+            "(**kwargs); Django passes 'signal' and 'sender' and may add more"
+        )
+
+
+def check_typed_receiver(signal_name: str, receiver: object) -> None:
+    """Reject receivers that require arguments a typed signal never passes."""
+    parameters = _parameters(receiver)
+    if parameters is None:
+        return
+    passed = _DISPATCH_KWARGS | {"payload"}
+    for parameter in parameters:
+        required = parameter.default is inspect.Parameter.empty
+        if (
+            required
+            and parameter.name not in passed
+            and parameter.kind
+            in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ):
+            path = describe_callable(receiver)[0]
+            raise ValueError(
+                f"{signal_name}: receiver {path} requires argument "
+                f"{parameter.name!r}, which the signal never passes; typed "
+                "receivers take (sender, *, payload, **kwargs)"
+            )
+
+
+def _parameters(receiver: object) -> Sequence[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(receiver).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # builtins and C callables without signature
+        return None
+
+
+@overload
+def receiver(
+    signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],
+    *,
+    sender: object | None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+) -> Callable[[TypedReceiver[_P]], TypedReceiver[_P]]: ...
+@overload
+def receiver(
+    signal: DjangoSignal | Sequence[DjangoSignal],
+    *,
+    sender: object | None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+) -> Callable[[_F], _F]: ...
+def receiver(
+    signal: DjangoSignal | Sequence[DjangoSignal],
+    *,
+    sender: object | None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+) -> Callable[[_F], _F]:
+    """Connect the decorated function to one signal or a list of signals.
+
+    Plain ``django.dispatch.Signal`` instances are accepted too; ``priority``
+    and ``on_commit`` need a ``django_typed_signals.Signal``.
+    """
+    from ._signal import Signal
+
+    signals = list(signal) if isinstance(signal, (list, tuple)) else [signal]
+    for each in signals:
+        if not isinstance(each, DjangoSignal):
+            raise TypeError(
+                f"receiver() takes a signal or a list of signals, got "
+                f"{type(each).__name__}: {each!r}"
+            )
+        if not isinstance(each, Signal) and (priority or on_commit):
+            raise TypeError(
+                f"receiver(): priority= and on_commit= need a "
+                f"django_typed_signals.Signal, {each!r} is a plain Django signal"
+            )
+
+    def decorator(func: _F) -> _F:
+        for each in signals:
+            if isinstance(each, Signal):
+                each.connect(
+                    func,
+                    sender=sender,
+                    weak=weak,
+                    dispatch_uid=dispatch_uid,
+                    priority=priority,
+                    on_commit=on_commit,
+                )
+            else:
+                each.connect(func, sender=sender, weak=weak, dispatch_uid=dispatch_uid)
+        return func
+
+    return decorator

@@ -1,0 +1,606 @@
+"""The dispatcher: ``Signal``, a drop-in ``django.dispatch.Signal``, and
+``TypedSignal[P]``, which sends one payload dataclass.
+
+Django's own send methods do the dispatching. This class keeps Django's
+``receivers`` list (and its tuple layout, which differs between Django
+versions) and only adds work where it cannot be avoided:
+
+* at connect time: validation, metadata, and priority order (the list is kept
+  sorted, so sending pays nothing for it);
+* in ``_live_receivers``: one context-variable read for muting, and, only for
+  signals that need it (observers, error handler, ``on_commit``/``timeout``
+  receivers, subclass sender matching), a slower path.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+from django.dispatch import Signal as DjangoSignal
+from django.dispatch.dispatcher import NONE_ID, _make_id
+from django.dispatch.dispatcher import logger as django_dispatch_logger
+
+from . import _observe
+from ._groups import _muted, declare_groups
+from ._receivers import (
+    ReceiverInfo,
+    TypedReceiver,
+    check_receiver,
+    check_typed_receiver,
+    describe_callable,
+)
+
+__all__ = ["ErrorHandler", "Signal", "TypedSignal", "all_signals"]
+
+P = TypeVar("P")
+_R = TypeVar("_R", bound=Callable[..., Any])
+
+ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
+"""``on_error(signal, receiver, exception)``: called for every receiver error."""
+
+Responses = list[tuple[Callable[..., Any], Any]]
+
+_SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
+
+_all_signals: weakref.WeakSet[Signal] = weakref.WeakSet()
+
+
+def all_signals() -> list[Signal]:
+    """Every live ``django_typed_signals`` signal in the process."""
+    return list(_all_signals)
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """What ``connect`` was told about one entry of ``Signal.receivers``."""
+
+    receiver_id: object
+    sender: object  # the sender, or a weak reference to it
+    priority: int
+    dispatch_uid: object | None
+    weak: bool
+    on_commit: bool
+    timeout: float | None
+    match_subclasses: bool
+
+    def sender_object(self) -> object:
+        if isinstance(self.sender, weakref.ReferenceType):
+            return self.sender()
+        return self.sender
+
+
+class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
+    """Django's per-sender receiver cache, also for senders such as ``None``.
+
+    ``WeakKeyDictionary`` raises ``TypeError`` for objects that cannot be
+    weakly referenced; those (``None``, strings, numbers) live as long as the
+    process anyway, so they are kept in a plain dict.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._strong: dict[Any, Any] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self.data.get(weakref.ref(key), default)
+        except TypeError:
+            return self._strong.get(key, default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        try:
+            super().__setitem__(key, value)
+        except TypeError:
+            self._strong[key] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self._strong.clear()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._strong)
+
+
+class Signal(DjangoSignal):
+    """A ``django.dispatch.Signal`` with names, groups, priorities and muting.
+
+    :param use_caching: as in Django; also works when the sender is ``None``.
+    :param name: shown in errors and tooling; defaults to ``module.variable``.
+    :param groups: group names that ``mute()`` can silence together.
+    :param on_error: ``on_error(signal, receiver, exception)`` is called for
+        each receiver that raises, under ``send`` (which then re-raises) and
+        ``send_robust`` (which returns the exception), e.g. to report to Sentry.
+    """
+
+    def __init__(
+        self,
+        use_caching: bool = False,
+        *,
+        name: str | None = None,
+        groups: Iterable[str] = (),
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        super().__init__(use_caching=use_caching)
+        # Reentrant, so that connect() can keep the lock while Django's
+        # connect() takes it too: a send never sees an unsorted list.
+        self.lock = threading.RLock()  # type: ignore[assignment]
+        if use_caching:
+            self.sender_receivers_cache = _SenderCache()
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"Signal name must be a non-empty string, got {name!r}")
+        if on_error is not None and not callable(on_error):
+            raise TypeError(f"Signal on_error must be callable, got {on_error!r}")
+        self._name = name
+        self._defined_in = _caller_module(self)
+        self.groups = declare_groups(groups, owner=f"Signal {name or ''}".strip())
+        self.on_error = on_error
+        self._mute_keys: frozenset[object] = frozenset((self, *self.groups))
+        self._connections: dict[object, _Connection] = {}
+        self._has_priorities = False
+        self._call_options: dict[object, _Connection] = {}
+        self._match_subclasses = False
+        self._wraps_receivers = False
+        self._slow_path = False
+        _all_signals.add(self)
+        self._refresh_dispatch_path()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    @property
+    def name(self) -> str:
+        """The signal's name: given, or ``module.variable`` where it is defined."""
+        if self._name is None:
+            module = sys.modules.get(self._defined_in or "")
+            for attr, value in vars(module).items() if module else ():
+                if value is self:
+                    self._name = f"{self._defined_in}.{attr}"
+                    break
+            else:
+                return f"{self._defined_in}.<signal at {id(self):#x}>"
+        return self._name
+
+    # -- connecting -------------------------------------------------------
+
+    def connect(  # type: ignore[override]  # returns the receiver
+        self,
+        receiver: _R,
+        sender: object | None = None,
+        weak: bool = True,
+        dispatch_uid: object | None = None,
+        *,
+        priority: int = 0,
+        match_subclasses: bool = False,
+        timeout: float | None = None,
+        on_commit: bool = False,
+    ) -> _R:
+        """Connect ``receiver``; return it, so this works as a decorator.
+
+        :param priority: lower runs first; equal priorities keep the order of
+            connection.
+        :param match_subclasses: also receive sends whose sender is a subclass
+            (or proxy model) of ``sender``; Django matches senders by identity.
+        :param timeout: seconds an async receiver may take before it fails with
+            ``TimeoutError``.
+        :param on_commit: call a sync receiver after the current transaction
+            commits (at once in autocommit), never after a rollback.
+        """
+        self._check_receiver(receiver)
+        is_async = iscoroutinefunction(receiver)
+        self._check_options(receiver, is_async, priority, timeout, on_commit)
+        if match_subclasses and not isinstance(sender, type):
+            raise TypeError(
+                f"{self.name}: match_subclasses=True needs a class as sender, "
+                f"got {sender!r}"
+            )
+        receiver_id = _make_id(receiver)
+        key = (dispatch_uid or receiver_id, _make_id(sender))
+        try:
+            stored_sender: object = weakref.ref(sender) if sender is not None else None
+        except TypeError:
+            stored_sender = sender
+        connection = _Connection(
+            receiver_id=receiver_id,
+            sender=stored_sender,
+            priority=priority,
+            dispatch_uid=dispatch_uid,
+            weak=weak,
+            on_commit=on_commit,
+            timeout=timeout,
+            match_subclasses=match_subclasses,
+        )
+        with self.lock:
+            existed = any(entry[0] == key for entry in self.receivers)
+            super().connect(receiver, sender, weak, dispatch_uid)
+            if not existed:
+                self._connections[key] = connection
+                self._has_priorities = self._has_priorities or priority != 0
+                if self._has_priorities:
+                    self.receivers.sort(key=self._priority_of)
+                self._refresh_dispatch_path()
+        return receiver
+
+    def disconnect(
+        self,
+        receiver: Callable[..., Any] | None = None,
+        sender: object | None = None,
+        dispatch_uid: object | None = None,
+    ) -> bool:
+        with self.lock:
+            disconnected = super().disconnect(receiver, sender, dispatch_uid)
+            if disconnected:
+                self._forget_disconnected()
+        return disconnected
+
+    def _check_receiver(self, receiver: object) -> None:
+        check_receiver(self.name, receiver)
+
+    def _check_options(
+        self,
+        receiver: object,
+        is_async: bool,
+        priority: int,
+        timeout: float | None,
+        on_commit: bool,
+    ) -> None:
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"{self.name}: priority must be an int, got {priority!r}")
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(
+                    f"{self.name}: timeout must be a number of seconds, got "
+                    f"{timeout!r}"
+                )
+            if timeout <= 0:
+                raise ValueError(f"{self.name}: timeout must be > 0, got {timeout!r}")
+            if not is_async:
+                raise ValueError(
+                    f"{self.name}: timeout= applies to async receivers; "
+                    f"{describe_callable(receiver)[0]} is synchronous"
+                )
+        if on_commit and is_async:
+            raise ValueError(
+                f"{self.name}: on_commit=True needs a synchronous receiver; "
+                f"{describe_callable(receiver)[0]} is async"
+            )
+
+    def _priority_of(self, entry: tuple[Any, ...]) -> int:
+        connection = self._connections.get(entry[0])
+        return 0 if connection is None else connection.priority
+
+    def _forget_disconnected(self) -> None:
+        # Caller holds self.lock.
+        live = {entry[0] for entry in self.receivers}
+        if len(live) != len(self._connections):
+            self._connections = {
+                key: value for key, value in self._connections.items() if key in live
+            }
+            self._refresh_dispatch_path()
+
+    def _clear_dead_receivers(self) -> None:
+        # Caller holds self.lock. Keeps Django's cheap flag test on the hot path.
+        if self._dead_receivers:
+            super()._clear_dead_receivers()  # type: ignore[misc]
+            self._forget_disconnected()
+
+    def _refresh_dispatch_path(self) -> None:
+        """Choose Django's plain path or the observing one for this signal."""
+        connections = self._connections.values()
+        self._call_options = {
+            c.receiver_id: c for c in connections if c.on_commit or c.timeout
+        }
+        self._match_subclasses = any(c.match_subclasses for c in connections)
+        wraps = bool(
+            _observe.observers() or self.on_error is not None or self._call_options
+        )
+        if wraps != self._wraps_receivers:
+            # Wrapped receivers must not leak into the (receiver, response)
+            # pairs: while wrapping, the send methods unwrap their results.
+            # Instance attributes keep the unwrapped path free of this cost.
+            for method_name in _SEND_METHODS:
+                if wraps:
+                    setattr(self, method_name, _unwrapping(self, method_name))
+                else:
+                    self.__dict__.pop(method_name, None)
+            self._wraps_receivers = wraps
+        self._slow_path = wraps or self._match_subclasses
+
+    # -- sending ----------------------------------------------------------
+
+    def _is_muted(self) -> bool:
+        muted = _muted.get()
+        return bool(muted) and not muted.isdisjoint(self._mute_keys)
+
+    def _live_receivers(
+        self, sender: Any
+    ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
+        muted = _muted.get()
+        if muted and not muted.isdisjoint(self._mute_keys):
+            return [], []
+        if self._slow_path:
+            return self._live_receivers_slow(sender)
+        return DjangoSignal._live_receivers(self, sender)
+
+    def _live_receivers_slow(
+        self, sender: Any
+    ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
+        if self._match_subclasses and isinstance(sender, type):
+            sync, async_ = self._receivers_for_class(sender)
+        else:
+            sync, async_ = DjangoSignal._live_receivers(self, sender)
+        if not self._wraps_receivers:
+            return sync, async_
+        options = self._call_options
+        return (
+            [
+                _observe.ObservedReceiver(
+                    self, r, bool((o := options.get(_make_id(r))) and o.on_commit)
+                )
+                for r in sync
+            ],
+            [
+                _observe.ObservedAsyncReceiver(
+                    self, r, (o := options.get(_make_id(r))) and o.timeout or None
+                )
+                for r in async_
+            ],
+        )
+
+    def _receivers_for_class(
+        self, sender: type
+    ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
+        sender_id = _make_id(sender)
+        base_ids = {_make_id(base) for base in sender.__mro__[1:]}
+        sync: list[Callable[..., Any]] = []
+        async_: list[Callable[..., Any]] = []
+        with self.lock:
+            self._clear_dead_receivers()
+            for entry in self.receivers:
+                r_sender = entry[0][1]
+                if r_sender not in (NONE_ID, sender_id) and not (
+                    r_sender in base_ids
+                    and (c := self._connections.get(entry[0])) is not None
+                    and c.match_subclasses
+                ):
+                    continue
+                receiver = entry[1]
+                if isinstance(receiver, weakref.ReferenceType):
+                    receiver = receiver()
+                    if receiver is None:
+                        continue
+                # Django >= 6.0 keeps a weak reference to the sender at [2].
+                if len(entry) == 4 and entry[2] is not None and entry[2]() is None:
+                    continue
+                (async_ if entry[-1] else sync).append(receiver)
+        return sync, async_
+
+    def _log_robust_failure(self, receiver: object, err: Exception) -> None:
+        receiver = _observe.unwrap(receiver)
+        name = getattr(receiver, "__qualname__", None) or describe_callable(receiver)[0]
+        django_dispatch_logger.error(
+            "Error calling %s in Signal.send_robust() (%s)", name, err, exc_info=err
+        )
+
+    def send_on_commit(
+        self,
+        sender: object,
+        *,
+        using: str | None = None,
+        robust: bool = False,
+        **named: Any,
+    ) -> None:
+        """Send after the current transaction on ``using`` commits.
+
+        Outside a transaction this sends at once; after a rollback it never
+        sends. Nothing is scheduled while the signal is muted. With
+        ``robust=True`` receivers' errors are logged, as ``send_robust`` does,
+        instead of raising from the commit.
+        """
+        if self._is_muted():
+            return
+        _schedule(self.send_robust if robust else self.send, using, sender, **named)
+
+    # -- introspection ----------------------------------------------------
+
+    def receivers_info(self) -> list[ReceiverInfo]:
+        """One record per live receiver, in call order."""
+        with self.lock:
+            self._clear_dead_receivers()
+            entries = list(self.receivers)
+            connections = dict(self._connections)
+        infos: list[ReceiverInfo] = []
+        for entry in entries:
+            key, ref, is_async = entry[0], entry[1], entry[-1]
+            weak = isinstance(ref, weakref.ReferenceType)
+            receiver = ref() if weak else ref
+            if receiver is None:
+                continue
+            connection = connections.get(key)
+            path, file, line = describe_callable(receiver)
+            infos.append(
+                ReceiverInfo(
+                    signal_name=self.name,
+                    receiver=receiver,
+                    path=path,
+                    file=file,
+                    line=line,
+                    sender=connection.sender_object() if connection else None,
+                    priority=connection.priority if connection else 0,
+                    groups=self.groups,
+                    dispatch_uid=connection.dispatch_uid if connection else None,
+                    is_async=bool(is_async),
+                    weak=weak,
+                    on_commit=bool(connection and connection.on_commit),
+                    alive=True,
+                )
+            )
+        return infos
+
+
+class TypedSignal(Signal, Generic[P]):
+    """A signal that sends one payload of type ``P`` to typed receivers.
+
+    Receivers are called ``receiver(signal=..., sender=..., payload=...)``::
+
+        order_paid = TypedSignal(OrderPaid, name="shop.order_paid")
+
+        @receiver(order_paid)
+        def log_payment(sender: object, *, payload: OrderPaid, **kwargs: object):
+            ...
+
+        order_paid.send(Order, OrderPaid(order=order, amount=order.amount))
+    """
+
+    def __init__(
+        self,
+        payload_type: type[P],
+        *,
+        name: str | None = None,
+        groups: Iterable[str] = (),
+        use_caching: bool = False,
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        if not isinstance(payload_type, type):
+            raise TypeError(
+                f"TypedSignal payload_type must be a class, got {payload_type!r}"
+            )
+        self.payload_type: type[P] = payload_type
+        super().__init__(use_caching, name=name, groups=groups, on_error=on_error)
+
+    def _check_receiver(self, receiver: object) -> None:
+        super()._check_receiver(receiver)
+        check_typed_receiver(self.name, receiver)
+
+    def _wrong_payload(self, payload: object) -> TypeError:
+        expected = self.payload_type
+        given = type(payload)
+        return TypeError(
+            f"{self.name} sends {expected.__module__}.{expected.__qualname__} "
+            f"payloads, got {given.__module__}.{given.__qualname__}: {payload!r:.200}"
+        )
+
+    def connect(  # type: ignore[override]  # typed receivers only
+        self,
+        receiver: TypedReceiver[P],
+        sender: object | None = None,
+        weak: bool = True,
+        dispatch_uid: object | None = None,
+        *,
+        priority: int = 0,
+        match_subclasses: bool = False,
+        timeout: float | None = None,
+        on_commit: bool = False,
+    ) -> TypedReceiver[P]:
+        """Connect a typed receiver; see ``Signal.connect``."""
+        return super().connect(
+            receiver,
+            sender,
+            weak,
+            dispatch_uid,
+            priority=priority,
+            match_subclasses=match_subclasses,
+            timeout=timeout,
+            on_commit=on_commit,
+        )
+
+    def send(  # type: ignore[override]  # one payload instead of **named
+        self, sender: object, payload: P
+    ) -> Responses:
+        """Call every receiver; the first error stops the send and is raised."""
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        return super().send(sender, payload=payload)
+
+    def send_robust(  # type: ignore[override]
+        self, sender: object, payload: P
+    ) -> Responses:
+        """Call every receiver; errors are logged and returned in place of results."""
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        return super().send_robust(sender, payload=payload)
+
+    async def asend(  # type: ignore[override]
+        self, sender: object, payload: P
+    ) -> Responses:
+        """Like ``send``, awaiting async receivers concurrently."""
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        return await super().asend(sender, payload=payload)
+
+    async def asend_robust(  # type: ignore[override]
+        self, sender: object, payload: P
+    ) -> Responses:
+        """Like ``send_robust``, awaiting async receivers concurrently."""
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        return await super().asend_robust(sender, payload=payload)
+
+    def send_on_commit(  # type: ignore[override]
+        self,
+        sender: object,
+        payload: P,
+        *,
+        using: str | None = None,
+        robust: bool = False,
+    ) -> None:
+        """Send after the current transaction commits; see ``Signal.send_on_commit``.
+
+        The payload is checked now, so a wrong type fails where it was sent.
+        """
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        if self._is_muted():
+            return
+        _schedule(self.send_robust if robust else self.send, using, sender, payload)
+
+
+def _schedule(
+    send: Callable[..., object], using: str | None, *args: Any, **named: Any
+) -> None:
+    from django.db import transaction
+
+    transaction.on_commit(partial(send, *args, **named), using=using)
+
+
+def _unwrapping(signal: Signal, method_name: str) -> Callable[..., Any]:
+    method = getattr(type(signal), method_name).__get__(signal)
+    if iscoroutinefunction(method):
+
+        async def unwrap_async(*args: Any, **kwargs: Any) -> Responses:
+            responses: Sequence[tuple[Any, Any]] = await method(*args, **kwargs)
+            return [(_observe.unwrap(r), response) for r, response in responses]
+
+        return unwrap_async
+
+    def unwrap(*args: Any, **kwargs: Any) -> Responses:
+        responses: Sequence[tuple[Any, Any]] = method(*args, **kwargs)
+        return [(_observe.unwrap(r), response) for r, response in responses]
+
+    return unwrap
+
+
+def _caller_module(signal: Signal) -> str | None:
+    """The module whose code created ``signal`` (past subclass ``__init__``s)."""
+    frame = sys._getframe(1)
+    while frame is not None and (
+        frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is signal
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame.f_globals.get("__name__") if frame is not None else None
