@@ -9,7 +9,6 @@ the call and reports a ``ReceiverCall``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -76,7 +75,7 @@ def remove_observer(observer: Observer) -> None:
     with _observers_lock:
         if observer not in _observers:
             raise ValueError(f"remove_observer(): {observer!r} is not an observer")
-        _observers = tuple(o for o in _observers if o is not observer)
+        _observers = tuple(o for o in _observers if o != observer)
     _refresh_all_signals()
 
 
@@ -130,10 +129,12 @@ class ObservedReceiver:
 
             # robust: the caller's data is committed already; a failing
             # receiver is logged (and reported) instead of raising from commit.
-            transaction.on_commit(
-                functools.partial(self.call, signal=signal, sender=sender, **named),
-                robust=True,
-            )
+            def call_after_commit() -> None:
+                self.call(signal=signal, sender=sender, **named)
+
+            # Django logs a robust callback's __qualname__: name the receiver.
+            call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
+            transaction.on_commit(call_after_commit, robust=True)
             return None
         return self.call(signal=signal, sender=sender, **named)
 

@@ -19,7 +19,6 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import iscoroutinefunction
@@ -576,7 +575,10 @@ def _schedule(
 ) -> None:
     from django.db import transaction
 
-    transaction.on_commit(partial(send, *args, **named), using=using)
+    def send_after_commit() -> None:
+        send(*args, **named)
+
+    transaction.on_commit(send_after_commit, using=using)
 
 
 def _unwrapping(signal: Signal, method_name: str) -> Callable[..., Any]:

@@ -1,0 +1,41 @@
+"""Settings for the test suite.
+
+``TYPED_SIGNALS_TEST_DB=postgres`` runs the database tests against PostgreSQL
+(127.0.0.1:5432 by default, see the ``PG*`` variables below); the default is
+an in-memory SQLite database.
+"""
+
+from __future__ import annotations
+
+import os
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django_typed_signals",
+    "tests.testapp",
+]
+
+_engine = os.environ.get("TYPED_SIGNALS_TEST_DB", "sqlite")
+if _engine == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("PGDATABASE", "typed_signals"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+        }
+    }
+elif _engine == "sqlite":
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+else:
+    raise ValueError(
+        f"TYPED_SIGNALS_TEST_DB must be 'sqlite' or 'postgres', got {_engine!r}"
+    )

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_typed_signals.conf import TypedSignalsSettings, get_settings
+from tests.testapp import signals as testapp_signals
+
+
+def test_signals_module_of_installed_apps_is_autodiscovered() -> None:
+    # Nothing in the test suite imports tests.testapp.signals before Django
+    # starts: its receiver is connected because the AppConfig imported it.
+    before = list(testapp_signals.received)
+    testapp_signals.pinged.send(None, testapp_signals.Pinged(3))
+    assert testapp_signals.received == [*before, 3]
+    [info] = testapp_signals.pinged.receivers_info()
+    assert info.path == "tests.testapp.signals.record_ping"
+
+
+def test_default_settings() -> None:
+    assert get_settings() == TypedSignalsSettings()
+
+
+@override_settings(TYPED_SIGNALS={"AUTODISCOVER_MODULES": ["events", "signals"]})
+def test_settings_are_read() -> None:
+    assert get_settings().autodiscover_modules == ("events", "signals")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"AUTODISCOVERY": True}, "unknown keys"),
+        ({"AUTODISCOVER": "yes"}, "must be True or False"),
+        ({"OBSERVERS": "a.b"}, "must be a list of strings"),
+        ({"OBSERVERS": [1]}, "must be a list of strings"),
+        (["AUTODISCOVER"], "must be a dict"),
+    ],
+)
+def test_bad_settings_are_named(value: object, message: str) -> None:
+    with override_settings(TYPED_SIGNALS=value), pytest.raises(
+        ImproperlyConfigured, match=message
+    ):
+        get_settings()

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from django_typed_signals import TypedSignal, mute, receiver
+
+
+@dataclass(frozen=True)
+class OrderPaid:
+    order_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ExpressOrderPaid(OrderPaid):
+    courier: str = "bike"
+
+
+@dataclass(frozen=True)
+class Refund:
+    order_id: int
+
+
+def test_receivers_get_signal_sender_and_payload() -> None:
+    signal = TypedSignal(OrderPaid, name="shop.order_paid")
+    seen: list[tuple[object, object, OrderPaid]] = []
+
+    @receiver(signal)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        seen.append((kwargs["signal"], sender, payload))
+        return "ok"
+
+    payload = OrderPaid(1, Decimal("9.99"))
+    assert signal.send(OrderPaid, payload) == [(on_paid, "ok")]
+    assert seen == [(signal, OrderPaid, payload)]
+
+
+def test_payload_subclasses_are_accepted() -> None:
+    signal = TypedSignal(OrderPaid)
+    seen: list[OrderPaid] = []
+
+    @receiver(signal)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        seen.append(payload)
+
+    signal.send(None, ExpressOrderPaid(2, Decimal(1)))
+    assert seen == [ExpressOrderPaid(2, Decimal(1))]
+
+
+@pytest.mark.parametrize(
+    "method", ["send", "send_robust", "asend", "asend_robust", "send_on_commit"]
+)
+def test_wrong_payload_type_names_signal_expected_and_given(method: str) -> None:
+    signal = TypedSignal(OrderPaid, name="shop.order_paid")
+    called: list[object] = []
+
+    @receiver(signal)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        called.append(payload)
+
+    with pytest.raises(TypeError) as info:
+        result = getattr(signal, method)(None, Refund(1))
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    message = str(info.value)
+    assert "shop.order_paid" in message
+    assert f"{__name__}.OrderPaid" in message
+    assert f"{__name__}.Refund" in message
+    assert called == []
+
+
+def test_wrong_payload_type_is_reported_even_without_receivers() -> None:
+    signal = TypedSignal(OrderPaid, name="shop.order_paid")
+    with pytest.raises(TypeError, match="shop.order_paid sends"):
+        signal.send(None, "not a payload")  # type: ignore[arg-type]
+
+
+def test_payload_type_must_be_a_class() -> None:
+    with pytest.raises(TypeError, match="payload_type must be a class"):
+        TypedSignal("OrderPaid")  # type: ignore[call-overload]
+
+
+def test_receiver_requiring_an_argument_never_passed_is_rejected() -> None:
+    signal = TypedSignal(OrderPaid, name="shop.order_paid")
+
+    def misnamed(sender: object, *, data: OrderPaid, **kwargs: object) -> None: ...
+
+    with pytest.raises(ValueError, match=r"shop\.order_paid: .*misnamed.*'data'"):
+        signal.connect(misnamed)  # type: ignore[arg-type]
+
+
+def test_receiver_without_kwargs_is_rejected() -> None:
+    signal = TypedSignal(OrderPaid, name="shop.order_paid")
+
+    def no_kwargs(sender: object, *, payload: OrderPaid) -> None: ...
+
+    with pytest.raises(ValueError, match=r"\*\*kwargs"):
+        signal.connect(no_kwargs)  # type: ignore[arg-type]
+
+
+def test_asend_runs_sync_and_async_receivers() -> None:
+    signal = TypedSignal(OrderPaid)
+
+    @receiver(signal, priority=1)
+    def sync_one(sender: object, *, payload: OrderPaid, **kwargs: object) -> int:
+        return payload.order_id
+
+    @receiver(signal)
+    async def async_one(
+        sender: object, *, payload: OrderPaid, **kwargs: object
+    ) -> int:
+        await asyncio.sleep(0)
+        return payload.order_id * 10
+
+    responses = asyncio.run(signal.asend(None, OrderPaid(4, Decimal(1))))
+    assert dict(responses) == {sync_one: 4, async_one: 40}
+
+
+def test_send_robust_collects_errors() -> None:
+    signal = TypedSignal(OrderPaid)
+
+    @receiver(signal)
+    def broken(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        raise LookupError(payload.order_id)
+
+    [(who, error)] = signal.send_robust(None, OrderPaid(7, Decimal(1)))
+    assert who is broken and isinstance(error, LookupError)
+
+
+def test_muted_typed_signal_still_checks_payload_type() -> None:
+    signal = TypedSignal(OrderPaid, groups=["billing-typed"])
+    with mute("billing-typed"), pytest.raises(TypeError):
+        signal.send(None, Refund(1))  # type: ignore[arg-type]
+
+
+def test_use_caching_with_none_sender() -> None:
+    signal = TypedSignal(OrderPaid, use_caching=True)
+    seen: list[int] = []
+
+    @receiver(signal)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        seen.append(payload.order_id)
+
+    signal.send(None, OrderPaid(1, Decimal(1)))
+    signal.send(None, OrderPaid(2, Decimal(1)))
+    assert seen == [1, 2]
