@@ -21,12 +21,15 @@ __all__ = [
     "remove_observer",
 ]
 
-# Reprs and docs show the public location, not the private module.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("django_typed_signals._"):
-        try:
-            _obj.__module__ = __name__
-        except (AttributeError, TypeError):
-            pass
-del _name, _obj
+def _show_public_module() -> None:
+    """Reprs and docs show ``django_typed_signals.X``, not the private module."""
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith(f"{__name__}._"):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):  # aliases such as ErrorHandler
+                pass
+
+
+_show_public_module()

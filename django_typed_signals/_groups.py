@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 if TYPE_CHECKING:
     from django.dispatch import Signal as DjangoSignal
 
-__all__ = ["SignalGroup", "known_groups", "mute", "muted_keys"]
+__all__ = ["SignalGroup", "known_groups", "mute", "muted_keys", "muted_var"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 # Frozen set of group names and signal objects muted in the current context.
 # The empty default keeps the common "nothing muted" check to one falsy test.
-_muted: ContextVar[frozenset[object]] = ContextVar(
+muted_var: ContextVar[frozenset[object]] = ContextVar(
     "django_typed_signals.muted", default=frozenset()
 )
 
@@ -81,7 +81,7 @@ def known_groups() -> dict[str, SignalGroup]:
 
 def muted_keys() -> frozenset[object]:
     """Return what is muted in the current context (group names and signals)."""
-    return _muted.get()
+    return muted_var.get()
 
 
 def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
@@ -126,7 +126,7 @@ class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
         self._tokens: list[Token[frozenset[object]]] = []
 
     def __enter__(self) -> None:
-        self._tokens.append(_muted.set(_muted.get() | self._keys))
+        self._tokens.append(muted_var.set(muted_var.get() | self._keys))
 
     def __exit__(
         self,
@@ -134,7 +134,7 @@ class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _muted.reset(self._tokens.pop())
+        muted_var.reset(self._tokens.pop())
 
     @overload
     def __call__(
@@ -149,20 +149,20 @@ class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
 
             @functools.wraps(func)
             async def async_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-                token = _muted.set(_muted.get() | keys)
+                token = muted_var.set(muted_var.get() | keys)
                 try:
                     return await async_func(*args, **kwargs)
                 finally:
-                    _muted.reset(token)
+                    muted_var.reset(token)
 
             return async_wrapper
 
         @functools.wraps(func)
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-            token = _muted.set(_muted.get() | keys)
+            token = muted_var.set(muted_var.get() | keys)
             try:
                 return func(*args, **kwargs)
             finally:
-                _muted.reset(token)
+                muted_var.reset(token)
 
         return wrapper

@@ -39,6 +39,7 @@ class ReceiverCall:
 
     @property
     def ok(self) -> bool:
+        """Whether the receiver returned without raising."""
         return self.exception is None
 
 
@@ -83,7 +84,7 @@ def _refresh_all_signals() -> None:
     from ._signal import all_signals
 
     for signal in all_signals():
-        signal._refresh_dispatch_path()
+        signal._refresh_dispatch_path()  # pyright: ignore[reportPrivateUsage]
 
 
 def report(
@@ -185,6 +186,6 @@ class ObservedAsyncReceiver:
 
 def unwrap(receiver: object) -> Any:
     """The user's receiver behind an observing wrapper (or the object itself)."""
-    if type(receiver) in (ObservedReceiver, ObservedAsyncReceiver):
-        return receiver.receiver  # type: ignore[attr-defined]
+    if isinstance(receiver, (ObservedReceiver, ObservedAsyncReceiver)):
+        return receiver.receiver
     return receiver

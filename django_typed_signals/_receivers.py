@@ -90,8 +90,9 @@ def describe_callable(obj: object) -> tuple[str, str | None, int | None]:
 def check_receiver(signal_name: str, receiver: object) -> None:
     """Raise a clear error when ``receiver`` cannot be called by a signal."""
     if not callable(receiver):
+        # Django's own sentence first: code and tests match on it.
         raise TypeError(
-            f"{signal_name}: receivers must be callable, got "
+            f"Signal receivers must be callable. {signal_name}: got "
             f"{type(receiver).__name__}: {receiver!r}"
         )
     parameters = _parameters(receiver)
@@ -100,8 +101,9 @@ def check_receiver(signal_name: str, receiver: object) -> None:
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         path = describe_callable(receiver)[0]
         raise ValueError(
-            f"{signal_name}: receiver {path} must accept keyword arguments "
-            "(**kwargs); Django passes 'signal' and 'sender' and may add more"
+            "Signal receivers must accept keyword arguments (**kwargs). "
+            f"{signal_name}: receiver {path} does not; Django passes 'signal' "
+            "and 'sender' and may add more"
         )
 
 
@@ -129,13 +131,13 @@ def check_typed_receiver(signal_name: str, receiver: object) -> None:
 
 def _parameters(receiver: object) -> Sequence[inspect.Parameter] | None:
     try:
-        return list(inspect.signature(receiver).parameters.values())  # type: ignore[arg-type]
+        return list(inspect.signature(receiver).parameters.values())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     except (TypeError, ValueError):  # builtins and C callables without signature
         return None
 
 
 @overload
-def receiver(
+def receiver(  # type: ignore[overload-overlap]  # typed signals first
     signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],
     *,
     sender: object | None = None,
@@ -170,7 +172,7 @@ def receiver(
     """
     from ._signal import Signal
 
-    signals = list(signal) if isinstance(signal, (list, tuple)) else [signal]
+    signals = [signal] if isinstance(signal, DjangoSignal) else list(signal)
     for each in signals:
         if not isinstance(each, DjangoSignal):
             raise TypeError(

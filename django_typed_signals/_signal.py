@@ -14,20 +14,27 @@ versions) and only adds work where it cannot be avoided:
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal as DjangoSignal
-from django.dispatch.dispatcher import NONE_ID, _make_id
+from django.dispatch import dispatcher as django_dispatcher
+from django.dispatch.dispatcher import NONE_ID
 from django.dispatch.dispatcher import logger as django_dispatch_logger
 
-from . import _observe
-from ._groups import _muted, declare_groups
+from ._groups import declare_groups, muted_var
+from ._observe import (
+    ObservedAsyncReceiver,
+    ObservedReceiver,
+    observers,
+    unwrap,
+)
 from ._receivers import (
     ReceiverInfo,
     TypedReceiver,
@@ -39,6 +46,9 @@ from ._receivers import (
 __all__ = ["ErrorHandler", "Signal", "TypedSignal", "all_signals"]
 
 P = TypeVar("P")
+
+# Django's receiver/sender ids: reused so that our keys match its keys exactly.
+_make_id: Callable[[object], object] = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
 _R = TypeVar("_R", bound=Callable[..., Any])
 
 ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
@@ -70,9 +80,7 @@ class _Connection:
     match_subclasses: bool
 
     def sender_object(self) -> object:
-        if isinstance(self.sender, weakref.ReferenceType):
-            return self.sender()
-        return self.sender
+        return _deref(self.sender)
 
 
 class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
@@ -89,7 +97,7 @@ class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
 
     def get(self, key: Any, default: Any = None) -> Any:
         try:
-            return self.data.get(weakref.ref(key), default)
+            return self.data.get(weakref.ref(key), default)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
         except TypeError:
             return self._strong.get(key, default)
 
@@ -118,6 +126,14 @@ class Signal(DjangoSignal):
         ``send_robust`` (which returns the exception), e.g. to report to Sentry.
     """
 
+    _dead_receivers: bool  # set by Django's __init__
+    # Reentrant, so that connect() can keep the lock while Django's connect()
+    # takes it too: a send never sees the list before it is sorted.
+    lock: threading.RLock  # type: ignore[assignment]
+    sender_receivers_cache: MutableMapping[Any, Any]
+    groups: frozenset[str]
+    """Group names that ``mute()`` can silence this signal by."""
+
     def __init__(
         self,
         use_caching: bool = False,
@@ -127,9 +143,7 @@ class Signal(DjangoSignal):
         on_error: ErrorHandler | None = None,
     ) -> None:
         super().__init__(use_caching=use_caching)
-        # Reentrant, so that connect() can keep the lock while Django's
-        # connect() takes it too: a send never sees an unsorted list.
-        self.lock = threading.RLock()  # type: ignore[assignment]
+        self.lock = threading.RLock()  # pyright: ignore[reportIncompatibleVariableOverride]
         if use_caching:
             self.sender_receivers_cache = _SenderCache()
         if name is not None and (not isinstance(name, str) or not name):
@@ -168,7 +182,7 @@ class Signal(DjangoSignal):
 
     # -- connecting -------------------------------------------------------
 
-    def connect(  # type: ignore[override]  # returns the receiver
+    def connect(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # returns the receiver
         self,
         receiver: _R,
         sender: object | None = None,
@@ -232,6 +246,7 @@ class Signal(DjangoSignal):
         sender: object | None = None,
         dispatch_uid: object | None = None,
     ) -> bool:
+        """Disconnect as Django does; return whether a receiver was removed."""
         with self.lock:
             disconnected = super().disconnect(receiver, sender, dispatch_uid)
             if disconnected:
@@ -286,7 +301,7 @@ class Signal(DjangoSignal):
     def _clear_dead_receivers(self) -> None:
         # Caller holds self.lock. Keeps Django's cheap flag test on the hot path.
         if self._dead_receivers:
-            super()._clear_dead_receivers()  # type: ignore[misc]
+            super()._clear_dead_receivers()  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
             self._forget_disconnected()
 
     def _refresh_dispatch_path(self) -> None:
@@ -296,9 +311,7 @@ class Signal(DjangoSignal):
             c.receiver_id: c for c in connections if c.on_commit or c.timeout
         }
         self._match_subclasses = any(c.match_subclasses for c in connections)
-        wraps = bool(
-            _observe.observers() or self.on_error is not None or self._call_options
-        )
+        wraps = bool(observers() or self.on_error is not None or self._call_options)
         if wraps != self._wraps_receivers:
             # Wrapped receivers must not leak into the (receiver, response)
             # pairs: while wrapping, the send methods unwrap their results.
@@ -314,13 +327,13 @@ class Signal(DjangoSignal):
     # -- sending ----------------------------------------------------------
 
     def _is_muted(self) -> bool:
-        muted = _muted.get()
+        muted = muted_var.get()
         return bool(muted) and not muted.isdisjoint(self._mute_keys)
 
     def _live_receivers(
         self, sender: Any
     ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
-        muted = _muted.get()
+        muted = muted_var.get()
         if muted and not muted.isdisjoint(self._mute_keys):
             return [], []
         if self._slow_path:
@@ -339,13 +352,13 @@ class Signal(DjangoSignal):
         options = self._call_options
         return (
             [
-                _observe.ObservedReceiver(
+                ObservedReceiver(
                     self, r, bool((o := options.get(_make_id(r))) and o.on_commit)
                 )
                 for r in sync
             ],
             [
-                _observe.ObservedAsyncReceiver(
+                ObservedAsyncReceiver(
                     self, r, (o := options.get(_make_id(r))) and o.timeout or None
                 )
                 for r in async_
@@ -369,11 +382,9 @@ class Signal(DjangoSignal):
                     and c.match_subclasses
                 ):
                     continue
-                receiver = entry[1]
-                if isinstance(receiver, weakref.ReferenceType):
-                    receiver = receiver()
-                    if receiver is None:
-                        continue
+                receiver: Callable[..., Any] | None = _deref(entry[1])
+                if receiver is None:
+                    continue
                 # Django >= 6.0 keeps a weak reference to the sender at [2].
                 if len(entry) == 4 and entry[2] is not None and entry[2]() is None:
                     continue
@@ -381,7 +392,7 @@ class Signal(DjangoSignal):
         return sync, async_
 
     def _log_robust_failure(self, receiver: object, err: Exception) -> None:
-        receiver = _observe.unwrap(receiver)
+        receiver = unwrap(receiver)
         name = getattr(receiver, "__qualname__", None) or describe_callable(receiver)[0]
         django_dispatch_logger.error(
             "Error calling %s in Signal.send_robust() (%s)", name, err, exc_info=err
@@ -418,7 +429,7 @@ class Signal(DjangoSignal):
         for entry in entries:
             key, ref, is_async = entry[0], entry[1], entry[-1]
             weak = isinstance(ref, weakref.ReferenceType)
-            receiver = ref() if weak else ref
+            receiver: object = _deref(ref)
             if receiver is None:
                 continue
             connection = connections.get(key)
@@ -509,7 +520,7 @@ class TypedSignal(Signal, Generic[P]):
             on_commit=on_commit,
         )
 
-    def send(  # type: ignore[override]  # one payload instead of **named
+    def send(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # one payload instead of **named
         self, sender: object, payload: P
     ) -> Responses:
         """Call every receiver; the first error stops the send and is raised."""
@@ -519,7 +530,7 @@ class TypedSignal(Signal, Generic[P]):
             raise self._wrong_payload(payload)
         return super().send(sender, payload=payload)
 
-    def send_robust(  # type: ignore[override]
+    def send_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self, sender: object, payload: P
     ) -> Responses:
         """Call every receiver; errors are logged and returned in place of results."""
@@ -529,7 +540,7 @@ class TypedSignal(Signal, Generic[P]):
             raise self._wrong_payload(payload)
         return super().send_robust(sender, payload=payload)
 
-    async def asend(  # type: ignore[override]
+    async def asend(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self, sender: object, payload: P
     ) -> Responses:
         """Like ``send``, awaiting async receivers concurrently."""
@@ -539,7 +550,7 @@ class TypedSignal(Signal, Generic[P]):
             raise self._wrong_payload(payload)
         return await super().asend(sender, payload=payload)
 
-    async def asend_robust(  # type: ignore[override]
+    async def asend_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self, sender: object, payload: P
     ) -> Responses:
         """Like ``send_robust``, awaiting async receivers concurrently."""
@@ -549,7 +560,7 @@ class TypedSignal(Signal, Generic[P]):
             raise self._wrong_payload(payload)
         return await super().asend_robust(sender, payload=payload)
 
-    def send_on_commit(  # type: ignore[override]
+    def send_on_commit(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self,
         sender: object,
         payload: P,
@@ -585,24 +596,33 @@ def _unwrapping(signal: Signal, method_name: str) -> Callable[..., Any]:
     method = getattr(type(signal), method_name).__get__(signal)
     if iscoroutinefunction(method):
 
-        async def unwrap_async(*args: Any, **kwargs: Any) -> Responses:
+        async def asend_unwrapped(*args: Any, **kwargs: Any) -> Responses:
             responses: Sequence[tuple[Any, Any]] = await method(*args, **kwargs)
-            return [(_observe.unwrap(r), response) for r, response in responses]
+            return [(unwrap(r), response) for r, response in responses]
 
-        return unwrap_async
+        return asend_unwrapped
 
-    def unwrap(*args: Any, **kwargs: Any) -> Responses:
+    def send_unwrapped(*args: Any, **kwargs: Any) -> Responses:
         responses: Sequence[tuple[Any, Any]] = method(*args, **kwargs)
-        return [(_observe.unwrap(r), response) for r, response in responses]
+        return [(unwrap(r), response) for r, response in responses]
 
-    return unwrap
+    return send_unwrapped
+
+
+def _deref(reference: Any) -> Any:
+    """The object behind a weak reference; other objects are returned as is."""
+    if isinstance(reference, weakref.ReferenceType):
+        # The cast is for pyright, which keeps the reference's type unknown.
+        return cast("weakref.ReferenceType[Any]", reference)()  # type: ignore[redundant-cast]
+    return reference
 
 
 def _caller_module(signal: Signal) -> str | None:
     """The module whose code created ``signal`` (past subclass ``__init__``s)."""
-    frame = sys._getframe(1)
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None
     while frame is not None and (
         frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is signal
     ):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return frame.f_globals.get("__name__") if frame is not None else None

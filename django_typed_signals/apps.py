@@ -9,10 +9,12 @@ from .conf import get_settings
 
 
 class TypedSignalsConfig(AppConfig):
+    """Connects configured observers and imports apps' ``signals`` modules."""
+
     name = "django_typed_signals"
-    verbose_name = "Typed signals"
 
     def ready(self) -> None:
+        """Wire observers and autodiscover signal modules (see ``conf``)."""
         from ._observe import add_observer
 
         config = get_settings()

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -24,29 +25,34 @@ __all__ = ["TypedSignalsSettings", "get_settings"]
 
 @dataclass(frozen=True)
 class TypedSignalsSettings:
+    """The validated ``TYPED_SIGNALS`` setting."""
+
     autodiscover: bool = True
     autodiscover_modules: tuple[str, ...] = ("signals",)
     observers: tuple[str, ...] = ()
 
 
 def _strings(key: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+    items: list[object] = (
+        list(cast("list[object] | tuple[object, ...]", value))
+        if isinstance(value, (list, tuple))
+        else []
+    )
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) for item in items
+    ):
         raise ImproperlyConfigured(
             f"TYPED_SIGNALS[{key!r}] must be a list of strings, got {value!r}"
         )
-    for item in value:
-        if not isinstance(item, str):
-            raise ImproperlyConfigured(
-                f"TYPED_SIGNALS[{key!r}] must be a list of strings, got item {item!r}"
-            )
-    return tuple(value)
+    return tuple(cast("list[str]", items))
 
 
 def get_settings() -> TypedSignalsSettings:
     """Read and validate ``settings.TYPED_SIGNALS``."""
-    raw = getattr(django_settings, "TYPED_SIGNALS", {})
-    if not isinstance(raw, dict):
-        raise ImproperlyConfigured(f"TYPED_SIGNALS must be a dict, got {raw!r}")
+    value: object = getattr(django_settings, "TYPED_SIGNALS", {})
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"TYPED_SIGNALS must be a dict, got {value!r}")
+    raw = cast("dict[str, object]", value)
     known = {"AUTODISCOVER", "AUTODISCOVER_MODULES", "OBSERVERS"}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -337,7 +337,7 @@ def test_bad_timeout_values_are_rejected(bad: object) -> None:
 
 def test_non_callable_receiver_is_a_type_error_naming_signal_and_value() -> None:
     signal = Signal(name="shop.order_paid")
-    with pytest.raises(TypeError, match=r"shop\.order_paid: .*callable.*'nope'"):
+    with pytest.raises(TypeError, match=r"must be callable\. shop\.order_paid: got str: 'nope'"):
         signal.connect("nope")  # type: ignore[type-var]
 
 
@@ -346,7 +346,7 @@ def test_receiver_without_kwargs_is_rejected_even_without_debug() -> None:
 
     def no_kwargs(sender: object) -> None: ...
 
-    with pytest.raises(ValueError, match=r"shop\.order_paid: receiver .*no_kwargs"):
+    with pytest.raises(ValueError, match=r"\(\*\*kwargs\)\. shop\.order_paid: receiver .*no_kwargs"):
         signal.connect(no_kwargs)
     assert signal.receivers == []
 
