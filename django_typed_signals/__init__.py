@@ -1,4 +1,6 @@
-"""Typed, prioritised, mutable and observable Django signals."""
+"""Typed Django signals with priorities, muting, on-commit sending and observers."""
+
+from contextlib import suppress
 
 from ._groups import SignalGroup, known_groups, mute
 from ._observe import Observer, ReceiverCall, add_observer, remove_observer
@@ -21,15 +23,14 @@ __all__ = [
     "remove_observer",
 ]
 
+
 def _show_public_module() -> None:
     """Reprs and docs show ``django_typed_signals.X``, not the private module."""
     for name in __all__:
         obj = globals()[name]
         if getattr(obj, "__module__", "").startswith(f"{__name__}._"):
-            try:
+            with suppress(AttributeError, TypeError):  # aliases: ErrorHandler
                 obj.__module__ = __name__
-            except (AttributeError, TypeError):  # aliases such as ErrorHandler
-                pass
 
 
 _show_public_module()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -113,7 +113,7 @@ def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
     return frozenset(keys)
 
 
-class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
+class mute:
     """Silence groups or signals in the current context.
 
     Works as a context manager (``with mute("billing"):``) and as a decorator
@@ -138,8 +138,8 @@ class mute:  # noqa: N801 - used like a function: ``with mute("billing"):``
 
     @overload
     def __call__(
-        self, func: Callable[_P, Awaitable[_R]]
-    ) -> Callable[_P, Awaitable[_R]]: ...
+        self, func: Callable[_P, Coroutine[Any, Any, _R]]
+    ) -> Callable[_P, Coroutine[Any, Any, _R]]: ...
     @overload
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]: ...
     def __call__(self, func: Callable[_P, Any]) -> Callable[_P, Any]:

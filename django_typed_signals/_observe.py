@@ -95,12 +95,11 @@ def report(
     exception: BaseException | None,
 ) -> None:
     """Tell the error handler and the observers about one finished call."""
-    if exception is not None and signal.on_error is not None:
-        if isinstance(exception, Exception):
-            try:
-                signal.on_error(signal, receiver, exception)
-            except Exception:
-                logger.exception("Error handler of signal %s failed", signal.name)
+    if signal.on_error is not None and isinstance(exception, Exception):
+        try:
+            signal.on_error(signal, receiver, exception)
+        except Exception:
+            logger.exception("Error handler of signal %s failed", signal.name)
     current = _observers
     if not current:
         return

@@ -31,8 +31,11 @@ class TypedReceiver(Protocol[_P_contra]):
     (``signal=`` today).
     """
 
-    def __call__(self, sender: Any, *, payload: _P_contra, **kwargs: Any) -> object:
-        ...  # pragma: no cover
+    # ``**kwargs: object`` (not ``Any``): pyright would otherwise let the
+    # keyword arguments fill a misnamed required parameter such as ``data``.
+    def __call__(
+        self, sender: Any, *, payload: _P_contra, **kwargs: object
+    ) -> object: ...  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ def describe_callable(obj: object) -> tuple[str, str | None, int | None]:
     qualname = getattr(func, "__qualname__", None) or repr(func)
     code = getattr(inspect.unwrap(func) if callable(func) else func, "__code__", None)
     if code is None and isinstance(func, type):
-        code = getattr(getattr(func, "__call__", None), "__code__", None)
+        call = inspect.getattr_static(func, "__call__", None)
+        code = getattr(call, "__code__", None)
     file = code.co_filename if code is not None else None
     line = code.co_firstlineno if code is not None else None
     return f"{prefix}{module}.{qualname}{suffix}", file, line

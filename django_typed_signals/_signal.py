@@ -55,6 +55,7 @@ ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
 """``on_error(signal, receiver, exception)``: called for every receiver error."""
 
 Responses = list[tuple[Callable[..., Any], Any]]
+"""``(receiver, result)`` pairs; ``*_robust`` puts the exception as result."""
 
 _SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
 
@@ -269,8 +270,7 @@ class Signal(DjangoSignal):
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(
-                    f"{self.name}: timeout must be a number of seconds, got "
-                    f"{timeout!r}"
+                    f"{self.name}: timeout must be a number of seconds, got {timeout!r}"
                 )
             if timeout <= 0:
                 raise ValueError(f"{self.name}: timeout must be > 0, got {timeout!r}")
@@ -359,7 +359,7 @@ class Signal(DjangoSignal):
             ],
             [
                 ObservedAsyncReceiver(
-                    self, r, (o := options.get(_make_id(r))) and o.timeout or None
+                    self, r, ((o := options.get(_make_id(r))) and o.timeout) or None
                 )
                 for r in async_
             ],

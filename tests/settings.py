@@ -34,7 +34,9 @@ if _engine == "postgres":
         }
     }
 elif _engine == "sqlite":
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    }
 else:
     raise ValueError(
         f"TYPED_SIGNALS_TEST_DB must be 'sqlite' or 'postgres', got {_engine!r}"

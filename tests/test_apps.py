@@ -38,7 +38,8 @@ def test_settings_are_read() -> None:
     ],
 )
 def test_bad_settings_are_named(value: object, message: str) -> None:
-    with override_settings(TYPED_SIGNALS=value), pytest.raises(
-        ImproperlyConfigured, match=message
+    with (
+        override_settings(TYPED_SIGNALS=value),
+        pytest.raises(ImproperlyConfigured, match=message),
     ):
         get_settings()

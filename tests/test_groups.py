@@ -44,7 +44,7 @@ def test_groups_must_be_a_list_not_a_string() -> None:
 
 
 def test_plain_django_signals_cannot_be_muted_silently() -> None:
-    with pytest.raises(TypeError, match="plain django.dispatch.Signal"):
+    with pytest.raises(TypeError, match=r"plain django\.dispatch\.Signal"):
         mute(DjangoSignal())
 
 

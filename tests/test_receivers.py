@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -49,13 +50,13 @@ def test_priority_on_plain_django_signal_is_an_error() -> None:
 
 def test_decorator_rejects_non_signals() -> None:
     with pytest.raises(TypeError, match="takes a signal or a list of signals"):
-        receiver("post_save")  # type: ignore[call-overload]
+        receiver("post_save")  # type: ignore[arg-type]
 
 
 def test_dispatch_uid_and_weak_are_passed_on() -> None:
     signal = Signal()
 
-    def make() -> object:
+    def make() -> Callable[..., None]:
         def on_it(sender: object, **kwargs: object) -> None: ...
 
         return on_it
@@ -70,6 +71,6 @@ def test_describe_callable_never_raises_on_odd_objects() -> None:
     class NoCode:
         __call__ = print
 
-    for odd in [print, functools.partial(print, 1), NoCode(), len.__call__, object()]:
-        path, file, line = describe_callable(odd)
+    for odd in [print, functools.partial(print, 1), NoCode(), str.upper, object()]:
+        path, _file, _line = describe_callable(odd)
         assert isinstance(path, str) and path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from django_typed_signals import Signal
 
@@ -16,7 +17,7 @@ def test_concurrent_connect_disconnect_send() -> None:
     stable_calls: Counter[int] = Counter()
     lock = threading.Lock()
 
-    def make_stable(n: int) -> object:
+    def make_stable(n: int) -> Callable[..., None]:
         def stable(sender: object, **kwargs: object) -> None:
             with lock:
                 stable_calls[n] += 1
@@ -26,7 +27,7 @@ def test_concurrent_connect_disconnect_send() -> None:
     # Connected before any send and never disconnected: called once per send.
     stable_receivers = [make_stable(n) for n in range(5)]
     for priority, stable in enumerate(stable_receivers):
-        signal.connect(stable, priority=priority)  # type: ignore[arg-type]
+        signal.connect(stable, priority=priority)
 
     errors: list[BaseException] = []
     sends = Counter[int]()
@@ -47,7 +48,7 @@ def test_concurrent_connect_disconnect_send() -> None:
                 names = [r for r, _ in responses]
                 assert all(s in names for s in stable_receivers)
                 assert signal.disconnect(transient)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=churn, args=(w,)) for w in range(THREADS)]
