@@ -54,7 +54,6 @@ class ReceiverInfo:
     is_async: bool
     weak: bool
     on_commit: bool
-    alive: bool
 
     @property
     def location(self) -> str:

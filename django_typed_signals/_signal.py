@@ -448,7 +448,6 @@ class Signal(DjangoSignal):
                     is_async=bool(is_async),
                     weak=weak,
                     on_commit=bool(connection and connection.on_commit),
-                    alive=True,
                 )
             )
         return infos

@@ -1,0 +1,82 @@
+"""``manage.py demo``: a tour of django-typed-signals with the shop's signal."""
+
+from decimal import Decimal
+from typing import Any, cast
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from django_typed_signals import mute
+from shop.models import Order
+from shop.signals import OrderPaid, journal, order_paid
+
+
+class Command(BaseCommand):
+    help = "Send shop.order_paid in a few ways and show what the receivers did."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.heading("1. send() inside a transaction: priority order, on_commit later")
+        with transaction.atomic():
+            order = Order.objects.create(amount=Decimal("9.99"))
+            created = [order.pk]
+            order.status = Order.Status.PAID
+            order.save(update_fields=["status"])
+            order_paid.send(Order, OrderPaid(order=order, amount=order.amount))
+            self.report("before commit")
+        self.report("after commit")
+
+        self.heading("2. send_on_commit(): nothing runs until the transaction commits")
+        with transaction.atomic():
+            order = Order.objects.create(amount=Decimal("25.00"), status="paid")
+            created.append(order.pk)
+            paid = OrderPaid(order=order, amount=order.amount)
+            order_paid.send_on_commit(Order, paid)
+            self.report("before commit")
+        self.report("after commit")
+
+        self.heading('3. with mute("billing"): the signal is silenced')
+        with mute("billing"):
+            order_paid.send(Order, paid)
+        self.report("inside mute()")
+
+        self.heading("4. a payload of the wrong type is refused")
+        # mypy rejects this call already; cast() hides it to show the runtime check.
+        wrong = cast(Any, {"order": order, "amount": paid.amount})
+        try:
+            order_paid.send(Order, wrong)
+        except TypeError as exc:
+            self.stdout.write(f"  TypeError: {exc}")
+        self.report("after the refused send")
+
+        self.heading("5. order_paid.receivers_info()")
+        for info in order_paid.receivers_info():
+            where = f"{info.file}:{info.line}" if info.file else "?"
+            flags = ", ".join(
+                flag
+                for flag, on in [
+                    ("on_commit", info.on_commit),
+                    ("async", info.is_async),
+                    ("weak", info.weak),
+                ]
+                if on
+            )
+            self.stdout.write(
+                f"  priority {info.priority:>3}  {info.path}\n"
+                f"               groups={sorted(info.groups)} [{flags}]\n"
+                f"               {where}"
+            )
+
+        self.heading("Orders saved by this run")
+        for saved in Order.objects.filter(pk__in=created).order_by("pk"):
+            self.stdout.write(f"  {saved}")
+
+    def heading(self, text: str) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(text))
+
+    def report(self, moment: str) -> None:
+        """Print what the receivers did since the last report, then forget it."""
+        self.stdout.write(f"  {moment}:")
+        for line in journal or ["(no receiver ran)"]:
+            self.stdout.write(f"    {line}")
+        journal.clear()

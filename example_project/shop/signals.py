@@ -1,0 +1,41 @@
+"""The shop's signals and their receivers.
+
+django_typed_signals imports this module at startup (autodiscovery), so the
+receivers below are connected without any ``AppConfig.ready()``.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django_typed_signals import TypedSignal, receiver
+
+from .models import Order
+
+
+@dataclass(frozen=True)
+class OrderPaid:
+    order: Order
+    amount: Decimal
+
+
+order_paid = TypedSignal(OrderPaid, name="shop.order_paid", groups=["billing"])
+
+# What the receivers did, in call order. The demo command prints and clears it.
+journal: list[str] = []
+
+
+# Defined first, runs second: priority decides the order (lower runs first).
+@receiver(order_paid, priority=20)
+def notify_warehouse(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+    journal.append(f"notify_warehouse (priority 20): ship order #{payload.order.pk}")
+
+
+@receiver(order_paid, priority=10)
+def record_revenue(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+    journal.append(f"record_revenue   (priority 10): book {payload.amount}")
+
+
+@receiver(order_paid, priority=30, on_commit=True)
+def email_receipt(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+    note = f"mail the receipt for order #{payload.order.pk}"
+    journal.append(f"email_receipt    (priority 30, on_commit): {note}")
