@@ -5,13 +5,14 @@ from contextlib import suppress
 from ._groups import SignalGroup, known_groups, mute
 from ._observe import Observer, ReceiverCall, add_observer, remove_observer
 from ._receivers import ReceiverInfo, TypedReceiver, receiver
-from ._signal import ErrorHandler, Signal, TypedSignal
+from ._signal import ErrorHandler, RejectedConnection, Signal, TypedSignal
 
 __all__ = [
     "ErrorHandler",
     "Observer",
     "ReceiverCall",
     "ReceiverInfo",
+    "RejectedConnection",
     "Signal",
     "SignalGroup",
     "TypedReceiver",

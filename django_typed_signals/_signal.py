@@ -43,7 +43,7 @@ from ._receivers import (
     describe_callable,
 )
 
-__all__ = ["ErrorHandler", "Signal", "TypedSignal", "all_signals"]
+__all__ = ["ErrorHandler", "RejectedConnection", "Signal", "TypedSignal", "all_signals"]
 
 P = TypeVar("P")
 
@@ -69,9 +69,15 @@ def all_signals() -> list[Signal]:
 
 @dataclass(frozen=True)
 class _Connection:
-    """What ``connect`` was told about one entry of ``Signal.receivers``."""
+    """What ``connect`` was told about one entry of ``Signal.receivers``.
+
+    Kept by key, with its own references to receiver and sender, so that it
+    lives exactly as long as they do, even when a tool swaps the whole
+    ``receivers`` list for a while (factory_boy's ``mute_signals`` does).
+    """
 
     receiver_id: object
+    receiver: object  # the receiver, or a weak reference to it
     sender: object  # the sender, or a weak reference to it
     priority: int
     dispatch_uid: object | None
@@ -79,9 +85,24 @@ class _Connection:
     on_commit: bool
     timeout: float | None
     match_subclasses: bool
+    ignores_mute: bool = False
 
     def sender_object(self) -> object:
         return _deref(self.sender)
+
+    def is_dead(self) -> bool:
+        sender_gone = self.sender is not None and _deref(self.sender) is None
+        return sender_gone or _deref(self.receiver) is None
+
+
+@dataclass(frozen=True)
+class RejectedConnection:
+    """A ``connect`` that Django ignored: its ``dispatch_uid`` was taken."""
+
+    dispatch_uid: object
+    sender: object | None
+    receiver_path: str
+    kept_receiver_path: str
 
 
 class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
@@ -157,6 +178,8 @@ class Signal(DjangoSignal):
         self.on_error = on_error
         self._mute_keys: frozenset[object] = frozenset((self, *self.groups))
         self._connections: dict[object, _Connection] = {}
+        self._rejected: list[RejectedConnection] = []
+        self._has_taps = False
         self._has_priorities = False
         self._call_options: dict[object, _Connection] = {}
         self._match_subclasses = False
@@ -197,6 +220,9 @@ class Signal(DjangoSignal):
     ) -> _R:
         """Connect ``receiver``; return it, so this works as a decorator.
 
+        A second receiver with a ``dispatch_uid`` already taken for the same
+        sender is ignored, as in Django; ``rejected_connections()`` lists it.
+
         :param priority: lower runs first; equal priorities keep the order of
             connection.
         :param match_subclasses: also receive sends whose sender is a subclass
@@ -214,32 +240,84 @@ class Signal(DjangoSignal):
                 f"{self.name}: match_subclasses=True needs a class as sender, "
                 f"got {sender!r}"
             )
-        receiver_id = _make_id(receiver)
-        key = (dispatch_uid or receiver_id, _make_id(sender))
-        try:
-            stored_sender: object = weakref.ref(sender) if sender is not None else None
-        except TypeError:
-            stored_sender = sender
-        connection = _Connection(
-            receiver_id=receiver_id,
-            sender=stored_sender,
-            priority=priority,
-            dispatch_uid=dispatch_uid,
-            weak=weak,
-            on_commit=on_commit,
-            timeout=timeout,
-            match_subclasses=match_subclasses,
+        self._connect(
+            receiver,
+            sender,
+            weak,
+            dispatch_uid,
+            _Connection(
+                receiver_id=_make_id(receiver),
+                receiver=_reference(receiver) if weak else receiver,
+                sender=_reference(sender),
+                priority=priority,
+                dispatch_uid=dispatch_uid,
+                weak=weak,
+                on_commit=on_commit,
+                timeout=timeout,
+                match_subclasses=match_subclasses,
+            ),
         )
-        with self.lock:
-            existed = any(entry[0] == key for entry in self.receivers)
-            super().connect(receiver, sender, weak, dispatch_uid)
-            if not existed:
-                self._connections[key] = connection
-                self._has_priorities = self._has_priorities or priority != 0
-                if self._has_priorities:
-                    self.receivers.sort(key=self._priority_of)
-                self._refresh_dispatch_path()
         return receiver
+
+    def _connect(
+        self,
+        receiver: Callable[..., Any],
+        sender: object,
+        weak: bool,
+        dispatch_uid: object,
+        connection: _Connection,
+    ) -> None:
+        key = (dispatch_uid or connection.receiver_id, _make_id(sender))
+        with self.lock:
+            kept = next((e for e in self.receivers if e[0] == key), None)
+            super().connect(receiver, sender, weak, dispatch_uid)
+            if kept is not None:
+                kept_receiver = _deref(kept[1])
+                if dispatch_uid and _make_id(kept_receiver) != connection.receiver_id:
+                    self._rejected.append(
+                        RejectedConnection(
+                            dispatch_uid,
+                            sender,
+                            describe_callable(receiver)[0],
+                            describe_callable(kept_receiver)[0],
+                        )
+                    )
+                return
+            self._connections[key] = connection
+            self._has_priorities = self._has_priorities or connection.priority != 0
+            if self._has_priorities:
+                self.receivers.sort(key=self._priority_of)
+            self._refresh_dispatch_path()
+
+    def _connect_tap(self, receiver: Callable[..., Any]) -> None:
+        """Connect ``receiver`` strongly, first, and deaf to ``mute()``.
+
+        For ``testing.capture()``: a test that mutes a group still sees what
+        was sent, while the muted receivers stay silent.
+        """
+        self._connect(
+            receiver,
+            None,
+            False,
+            None,
+            _Connection(
+                receiver_id=_make_id(receiver),
+                receiver=receiver,
+                sender=None,
+                priority=-(2**63),
+                dispatch_uid=None,
+                weak=False,
+                on_commit=False,
+                timeout=None,
+                match_subclasses=False,
+                ignores_mute=True,
+            ),
+        )
+
+    def rejected_connections(self) -> list[RejectedConnection]:
+        """Receivers ignored because their ``dispatch_uid`` was already taken."""
+        with self.lock:
+            return list(self._rejected)
 
     def disconnect(
         self,
@@ -248,10 +326,11 @@ class Signal(DjangoSignal):
         dispatch_uid: object | None = None,
     ) -> bool:
         """Disconnect as Django does; return whether a receiver was removed."""
+        key = (dispatch_uid or _make_id(receiver), _make_id(sender))
         with self.lock:
             disconnected = super().disconnect(receiver, sender, dispatch_uid)
-            if disconnected:
-                self._forget_disconnected()
+            if self._connections.pop(key, None) is not None:
+                self._refresh_dispatch_path()
         return disconnected
 
     def _check_receiver(self, receiver: object) -> None:
@@ -289,20 +368,15 @@ class Signal(DjangoSignal):
         connection = self._connections.get(entry[0])
         return 0 if connection is None else connection.priority
 
-    def _forget_disconnected(self) -> None:
-        # Caller holds self.lock.
-        live = {entry[0] for entry in self.receivers}
-        if len(live) != len(self._connections):
-            self._connections = {
-                key: value for key, value in self._connections.items() if key in live
-            }
-            self._refresh_dispatch_path()
-
     def _clear_dead_receivers(self) -> None:
         # Caller holds self.lock. Keeps Django's cheap flag test on the hot path.
         if self._dead_receivers:
             super()._clear_dead_receivers()  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
-            self._forget_disconnected()
+            dead = [k for k, c in self._connections.items() if c.is_dead()]
+            for key in dead:
+                del self._connections[key]
+            if dead:
+                self._refresh_dispatch_path()
 
     def _refresh_dispatch_path(self) -> None:
         """Choose Django's plain path or the observing one for this signal."""
@@ -311,6 +385,7 @@ class Signal(DjangoSignal):
             c.receiver_id: c for c in connections if c.on_commit or c.timeout
         }
         self._match_subclasses = any(c.match_subclasses for c in connections)
+        self._has_taps = any(c.ignores_mute for c in connections)
         wraps = bool(observers() or self.on_error is not None or self._call_options)
         if wraps != self._wraps_receivers:
             # Wrapped receivers must not leak into the (receiver, response)
@@ -335,7 +410,7 @@ class Signal(DjangoSignal):
     ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
         muted = muted_var.get()
         if muted and not muted.isdisjoint(self._mute_keys):
-            return [], []
+            return self._taps() if self._has_taps else ([], [])
         if self._slow_path:
             return self._live_receivers_slow(sender)
         return DjangoSignal._live_receivers(self, sender)
@@ -364,6 +439,11 @@ class Signal(DjangoSignal):
                 for r in async_
             ],
         )
+
+    def _taps(self) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
+        with self.lock:
+            taps = [c.receiver for c in self._connections.values() if c.ignores_mute]
+        return cast("list[Callable[..., Any]]", taps), []
 
     def _receivers_for_class(
         self, sender: type
@@ -606,6 +686,18 @@ def _unwrapping(signal: Signal, method_name: str) -> Callable[..., Any]:
         return [(unwrap(r), response) for r, response in responses]
 
     return send_unwrapped
+
+
+def _reference(target: object) -> object:
+    """A weak reference to ``target`` where possible, else ``target`` itself."""
+    if target is None:
+        return None
+    try:
+        if hasattr(target, "__self__") and hasattr(target, "__func__"):
+            return weakref.WeakMethod(cast("Callable[..., Any]", target))
+        return weakref.ref(target)
+    except TypeError:
+        return target
 
 
 def _deref(reference: Any) -> Any:

@@ -432,3 +432,68 @@ def test_muted_signal_sends_nothing_and_has_no_listeners() -> None:
 
     assert signal.send(sender=None) == [(on_it, "it")]
     assert calls == ["it"]
+
+
+def test_metadata_survives_a_temporary_swap_of_the_receivers_list() -> None:
+    # What factory_boy's mute_signals() does: empty the list, then restore it.
+    signal = Signal()
+    calls: list[str] = []
+    late, early = make_recorder(calls, "late"), make_recorder(calls, "early")
+    signal.connect(late, priority=5)
+    signal.connect(early, priority=-5)
+    saved, signal.receivers = signal.receivers, []
+    other = make_recorder(calls, "other")
+    signal.connect(other)
+    signal.disconnect(other)
+    signal.receivers = saved
+
+    signal.send(sender=None)
+
+    assert calls == ["early", "late"]
+    assert [i.priority for i in signal.receivers_info()] == [-5, 5]
+
+
+def test_disconnect_forgets_only_that_receiver() -> None:
+    signal = Signal()
+    calls: list[str] = []
+    a, b = make_recorder(calls, "a"), make_recorder(calls, "b")
+    signal.connect(a, sender=Model, priority=1)
+    signal.connect(a, sender=Proxy, priority=2)
+    signal.connect(b, priority=3)
+    assert signal.disconnect(a, sender=Model)
+    assert not signal.disconnect(a, sender=Model)
+    assert [(i.sender, i.priority) for i in signal.receivers_info()] == [
+        (Proxy, 2),
+        (None, 3),
+    ]
+
+
+def test_rejected_connections_list_dispatch_uid_collisions() -> None:
+    signal = Signal()
+    first, second = make_recorder([], "first"), make_recorder([], "second")
+    signal.connect(first, dispatch_uid="uid")
+    signal.connect(first, dispatch_uid="uid")  # the same receiver again: fine
+    assert signal.rejected_connections() == []
+    signal.connect(second, dispatch_uid="uid")
+
+    [rejected] = signal.rejected_connections()
+    assert rejected.dispatch_uid == "uid"
+    assert rejected.receiver_path.endswith(".second")
+    assert rejected.kept_receiver_path.endswith(".first")
+
+
+def test_taps_hear_muted_sends_and_come_first() -> None:
+    signal = Signal(groups=["tapped"])
+    calls: list[str] = []
+    receiver_, tap = make_recorder(calls, "receiver"), make_recorder(calls, "tap")
+    signal.connect(receiver_, priority=-100)
+    signal._connect_tap(tap)
+
+    signal.send(sender=None)
+    with mute("tapped"):
+        assert signal.send(sender=None) == [(tap, "tap")]
+
+    assert calls == ["tap", "receiver", "tap"]
+    signal.disconnect(tap)
+    with mute("tapped"):
+        assert signal.send(sender=None) == []
