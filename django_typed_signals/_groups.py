@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 if TYPE_CHECKING:
     from django.dispatch import Signal as DjangoSignal
 
-__all__ = ["SignalGroup", "known_groups", "mute", "muted_keys", "muted_var"]
+__all__ = [
+    "SignalGroup",
+    "known_groups",
+    "mute",
+    "muted_keys",
+    "muted_var",
+    "note_group_references",
+    "unknown_group_references",
+]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -71,6 +79,29 @@ def declare_groups(names: Iterable[str], *, owner: str) -> frozenset[str]:
         if name not in _groups:
             SignalGroup(name)
     return result
+
+
+_references_lock = threading.Lock()
+_references: list[tuple[str, str]] = []
+
+
+def note_group_references(names: Iterable[str], *, where: str) -> None:
+    """Remember group names used at ``where`` (a dotted path) for system checks.
+
+    For places that name groups before they can check them, such as test
+    classes created at import time; ``unknown_group_references()`` reports
+    the names no signal or ``SignalGroup`` declared.
+    """
+    with _references_lock:
+        _references.extend((name, where) for name in names)
+
+
+def unknown_group_references() -> list[tuple[str, str]]:
+    """``(group name, where)`` for each noted name that is not declared."""
+    with _references_lock:
+        references = list(_references)
+    declared = known_groups()
+    return [(name, where) for name, where in references if name not in declared]
 
 
 def known_groups() -> dict[str, SignalGroup]:
