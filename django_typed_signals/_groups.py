@@ -118,6 +118,7 @@ def muted_keys() -> frozenset[object]:
 def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
     from django.dispatch import Signal as DjangoSignal
 
+    from ._adoption import is_adopted
     from ._signal import Signal
 
     keys: set[object] = set()
@@ -129,12 +130,15 @@ def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
                     f"mute(): unknown signal group {target!r}; known groups: {known}"
                 )
             keys.add(target)
-        elif isinstance(target, Signal):
+        elif isinstance(target, Signal) or (
+            isinstance(target, DjangoSignal) and is_adopted(target)
+        ):
             keys.add(target)
         elif isinstance(target, DjangoSignal):
             raise TypeError(
                 f"mute(): {target!r} is a plain django.dispatch.Signal; only "
-                "django_typed_signals signals and group names can be muted"
+                "django_typed_signals signals, Django's built-in signals and "
+                "group names can be muted"
             )
         else:
             raise TypeError(

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._receivers import describe_callable
 
@@ -111,30 +111,58 @@ def report(
             logger.exception("Observer %r of signal %s failed", observer, signal.name)
 
 
+class CallOptions(Protocol):
+    """How ``connect`` asked for one receiver to be called."""
+
+    @property
+    def on_commit(self) -> bool: ...
+    @property
+    def timeout(self) -> float | None: ...
+    @property
+    def when(self) -> Callable[[Any], bool] | None: ...
+
+
+def _skipped(options: CallOptions | None, named: dict[str, Any]) -> bool:
+    """Whether the receiver's ``when`` condition rejects this payload."""
+    when = options.when if options is not None else None
+    return when is not None and not when(named.get("payload"))
+
+
 class ObservedReceiver:
     """Stands in for a synchronous receiver during one send."""
 
-    __slots__ = ("on_commit", "receiver", "signal")
+    __slots__ = ("options", "receiver", "signal")
 
     def __init__(
-        self, signal: Signal, receiver: Callable[..., Any], on_commit: bool
+        self,
+        signal: Signal,
+        receiver: Callable[..., Any],
+        options: CallOptions | None,
     ) -> None:
         self.signal = signal
         self.receiver = receiver
-        self.on_commit = on_commit
+        self.options = options
 
     def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
-        if self.on_commit:
+        if _skipped(self.options, named):
+            return None
+        if self.options is not None and self.options.on_commit:
             from django.db import transaction
 
-            # robust: the caller's data is committed already; a failing
-            # receiver is logged (and reported) instead of raising from commit.
             def call_after_commit() -> None:
                 self.call(signal=signal, sender=sender, **named)
 
             # Django logs a robust callback's __qualname__: name the receiver.
             call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
-            transaction.on_commit(call_after_commit, robust=True)
+            # robust: the caller's data is committed already; a failing
+            # receiver is logged (and reported) instead of raising from commit.
+            # Model payloads name their database: wait for that one's commit.
+            using = getattr(named.get("payload"), "using", None)
+            transaction.on_commit(
+                call_after_commit,
+                using=using if isinstance(using, str) else None,
+                robust=True,
+            )
             return None
         return self.call(signal=signal, sender=sender, **named)
 
@@ -152,16 +180,22 @@ class ObservedReceiver:
 class ObservedAsyncReceiver:
     """Stands in for an asynchronous receiver, adding its optional timeout."""
 
-    __slots__ = ("receiver", "signal", "timeout")
+    __slots__ = ("options", "receiver", "signal", "timeout")
 
     def __init__(
-        self, signal: Signal, receiver: Callable[..., Any], timeout: float | None
+        self,
+        signal: Signal,
+        receiver: Callable[..., Any],
+        options: CallOptions | None,
     ) -> None:
         self.signal = signal
         self.receiver = receiver
-        self.timeout = timeout
+        self.options = options
+        self.timeout = options.timeout if options is not None else None
 
     async def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
+        if _skipped(self.options, named):
+            return None
         started = perf_counter()
         try:
             awaitable = self.receiver(signal=signal, sender=sender, **named)

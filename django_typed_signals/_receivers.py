@@ -6,12 +6,22 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from django.dispatch import Signal as DjangoSignal
 
 if TYPE_CHECKING:
+    from django.db.models import Model
+
     from ._signal import TypedSignal
+    from .lifecycle._payloads import (
+        M2MChanged,
+        ModelEvent,
+        PostDelete,
+        PostSave,
+        PreDelete,
+        PreSave,
+    )
 
 __all__ = ["ReceiverInfo", "TypedReceiver", "describe_callable", "receiver"]
 
@@ -139,6 +149,84 @@ def _parameters(receiver: object) -> Sequence[inspect.Parameter] | None:
         return None
 
 
+_M = TypeVar("_M", bound="Model")
+_Decorator = Callable[[TypedReceiver[_P]], TypedReceiver[_P]]
+
+
+# Lifecycle payload classes stand for the typed model signals; ``sender`` fixes
+# the model type of the payload (``PostSave[Order]`` for ``sender=Order``).
+@overload
+def receiver(
+    signal: type[PreSave[Any]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreSave[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PreSave[_M]]: ...
+@overload
+def receiver(
+    signal: type[PostSave[Any]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PostSave[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PostSave[_M]]: ...
+@overload
+def receiver(
+    signal: type[PreDelete[Any]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreDelete[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PreDelete[_M]]: ...
+@overload
+def receiver(
+    signal: type[PostDelete[Any]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PostDelete[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PostDelete[_M]]: ...
+@overload
+def receiver(
+    signal: type[M2MChanged[Any]],
+    *,
+    sender: type[Model],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[M2MChanged[Model]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[M2MChanged[Model]]: ...
+@overload
+def receiver(
+    signal: type[ModelEvent[Any]],
+    *,
+    sender: None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[Any], bool] | None = None,
+    match_subclasses: bool = False,
+) -> Callable[[_F], _F]: ...
 @overload
 def receiver(  # type: ignore[overload-overlap]  # typed signals first
     signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],
@@ -148,7 +236,9 @@ def receiver(  # type: ignore[overload-overlap]  # typed signals first
     dispatch_uid: object | None = None,
     weak: bool = True,
     on_commit: bool = False,
-) -> Callable[[TypedReceiver[_P]], TypedReceiver[_P]]: ...
+    when: Callable[[_P], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[_P]: ...
 @overload
 def receiver(
     signal: DjangoSignal | Sequence[DjangoSignal],
@@ -158,22 +248,55 @@ def receiver(
     dispatch_uid: object | None = None,
     weak: bool = True,
     on_commit: bool = False,
+    when: None = None,
+    match_subclasses: bool = False,
 ) -> Callable[[_F], _F]: ...
 def receiver(
-    signal: DjangoSignal | Sequence[DjangoSignal],
+    signal: DjangoSignal | Sequence[DjangoSignal] | type[ModelEvent[Any]],
     *,
     sender: object | None = None,
     priority: int = 0,
     dispatch_uid: object | None = None,
     weak: bool = True,
     on_commit: bool = False,
+    when: Callable[[Any], bool] | None = None,
+    match_subclasses: bool = False,
 ) -> Callable[[_F], _F]:
     """Connect the decorated function to one signal or a list of signals.
 
-    Plain ``django.dispatch.Signal`` instances are accepted too; ``priority``
-    and ``on_commit`` need a ``django_typed_signals.Signal``.
+    ``signal`` may also be a lifecycle payload class (``PostSave``...), which
+    connects to the typed model signal for ``sender``. Plain
+    ``django.dispatch.Signal`` instances are accepted too; ``priority``,
+    ``on_commit``, ``when`` and ``match_subclasses`` need one of ours.
     """
-    from ._signal import Signal
+    from ._signal import Signal, TypedSignal
+
+    if isinstance(signal, type):
+        from .lifecycle._payloads import ModelEvent
+        from .lifecycle._wiring import connect_model_receiver
+
+        if not issubclass(signal, ModelEvent):
+            raise TypeError(
+                f"receiver() takes a signal, a list of signals or a lifecycle "
+                f"payload class, got the class {signal.__qualname__}"
+            )
+        event = signal
+
+        def connect_event(func: _F) -> _F:
+            connect_model_receiver(
+                event,
+                func,
+                sender=sender,
+                when=when,
+                priority=priority,
+                dispatch_uid=dispatch_uid,
+                weak=weak,
+                on_commit=on_commit,
+                match_subclasses=match_subclasses,
+            )
+            return func
+
+        return connect_event
 
     signals = [signal] if isinstance(signal, DjangoSignal) else list(signal)
     for each in signals:
@@ -182,15 +305,32 @@ def receiver(
                 f"receiver() takes a signal or a list of signals, got "
                 f"{type(each).__name__}: {each!r}"
             )
-        if not isinstance(each, Signal) and (priority or on_commit):
+        if not isinstance(each, Signal) and (
+            priority or on_commit or match_subclasses or when is not None
+        ):
             raise TypeError(
-                f"receiver(): priority= and on_commit= need a "
-                f"django_typed_signals.Signal, {each!r} is a plain Django signal"
+                "receiver(): priority=, on_commit=, when= and match_subclasses= "
+                f"need a django_typed_signals.Signal, {each!r} is a plain "
+                "Django signal"
             )
+        if when is not None and not isinstance(each, TypedSignal):
+            raise TypeError(f"receiver(): when= needs a TypedSignal, got {each!r}")
 
     def decorator(func: _F) -> _F:
         for each in signals:
-            if isinstance(each, Signal):
+            if isinstance(each, TypedSignal):
+                typed = cast("TypedSignal[Any]", each)  # type: ignore[redundant-cast]
+                typed.connect(
+                    func,
+                    sender=sender,
+                    weak=weak,
+                    dispatch_uid=dispatch_uid,
+                    priority=priority,
+                    on_commit=on_commit,
+                    when=when,
+                    match_subclasses=match_subclasses,
+                )
+            elif isinstance(each, Signal):
                 each.connect(
                     func,
                     sender=sender,
@@ -198,6 +338,7 @@ def receiver(
                     dispatch_uid=dispatch_uid,
                     priority=priority,
                     on_commit=on_commit,
+                    match_subclasses=match_subclasses,
                 )
             else:
                 each.connect(func, sender=sender, weak=weak, dispatch_uid=dispatch_uid)

@@ -86,6 +86,7 @@ class _Connection:
     timeout: float | None
     match_subclasses: bool
     ignores_mute: bool = False
+    when: Callable[[Any], bool] | None = None
 
     def sender_object(self) -> object:
         return _deref(self.sender)
@@ -232,6 +233,32 @@ class Signal(DjangoSignal):
         :param on_commit: call a sync receiver after the current transaction
             commits (at once in autocommit), never after a rollback.
         """
+        self._connect_checked(
+            receiver,
+            sender,
+            weak,
+            dispatch_uid,
+            priority=priority,
+            match_subclasses=match_subclasses,
+            timeout=timeout,
+            on_commit=on_commit,
+            when=None,
+        )
+        return receiver
+
+    def _connect_checked(
+        self,
+        receiver: Callable[..., Any],
+        sender: object,
+        weak: bool,
+        dispatch_uid: object,
+        *,
+        priority: int,
+        match_subclasses: bool,
+        timeout: float | None,
+        on_commit: bool,
+        when: Callable[[Any], bool] | None,
+    ) -> None:
         self._check_receiver(receiver)
         is_async = iscoroutinefunction(receiver)
         self._check_options(receiver, is_async, priority, timeout, on_commit)
@@ -240,6 +267,8 @@ class Signal(DjangoSignal):
                 f"{self.name}: match_subclasses=True needs a class as sender, "
                 f"got {sender!r}"
             )
+        if when is not None and not callable(when):
+            raise TypeError(f"{self.name}: when= must be callable, got {when!r}")
         self._connect(
             receiver,
             sender,
@@ -255,9 +284,9 @@ class Signal(DjangoSignal):
                 on_commit=on_commit,
                 timeout=timeout,
                 match_subclasses=match_subclasses,
+                when=when,
             ),
         )
-        return receiver
 
     def _connect(
         self,
@@ -269,6 +298,8 @@ class Signal(DjangoSignal):
     ) -> None:
         key = (dispatch_uid or connection.receiver_id, _make_id(sender))
         with self.lock:
+            # Dead entries first: a new receiver may reuse a collected one's id.
+            self._clear_dead_receivers()
             kept = next((e for e in self.receivers if e[0] == key), None)
             super().connect(receiver, sender, weak, dispatch_uid)
             if kept is not None:
@@ -382,7 +413,9 @@ class Signal(DjangoSignal):
         """Choose Django's plain path or the observing one for this signal."""
         connections = self._connections.values()
         self._call_options = {
-            c.receiver_id: c for c in connections if c.on_commit or c.timeout
+            c.receiver_id: c
+            for c in connections
+            if c.on_commit or c.timeout or c.when is not None
         }
         self._match_subclasses = any(c.match_subclasses for c in connections)
         self._has_taps = any(c.ignores_mute for c in connections)
@@ -426,18 +459,8 @@ class Signal(DjangoSignal):
             return sync, async_
         options = self._call_options
         return (
-            [
-                ObservedReceiver(
-                    self, r, bool((o := options.get(_make_id(r))) and o.on_commit)
-                )
-                for r in sync
-            ],
-            [
-                ObservedAsyncReceiver(
-                    self, r, ((o := options.get(_make_id(r))) and o.timeout) or None
-                )
-                for r in async_
-            ],
+            [ObservedReceiver(self, r, options.get(_make_id(r))) for r in sync],
+            [ObservedAsyncReceiver(self, r, options.get(_make_id(r))) for r in async_],
         )
 
     def _taps(self) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
@@ -586,9 +609,15 @@ class TypedSignal(Signal, Generic[P]):
         match_subclasses: bool = False,
         timeout: float | None = None,
         on_commit: bool = False,
+        when: Callable[[P], bool] | None = None,
     ) -> TypedReceiver[P]:
-        """Connect a typed receiver; see ``Signal.connect``."""
-        return super().connect(
+        """Connect a typed receiver; see ``Signal.connect``.
+
+        :param when: called with the payload before the receiver; when it
+            returns false the receiver is not called (its response is
+            ``None``). Conditions from ``lifecycle`` (``changed(...)``) fit.
+        """
+        self._connect_checked(
             receiver,
             sender,
             weak,
@@ -597,7 +626,9 @@ class TypedSignal(Signal, Generic[P]):
             match_subclasses=match_subclasses,
             timeout=timeout,
             on_commit=on_commit,
+            when=when,
         )
+        return receiver
 
     def send(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # one payload instead of **named
         self, sender: object, payload: P

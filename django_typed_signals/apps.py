@@ -1,4 +1,4 @@
-"""App wiring: autodiscovery of ``signals`` modules and configured observers."""
+"""App wiring: groups for Django's signals, observers, autodiscovery."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from .conf import get_settings
 
 
 class TypedSignalsConfig(AppConfig):
-    """Connects configured observers and imports apps' ``signals`` modules."""
+    """Prepares signals at startup; see ``conf`` for the settings."""
 
     name = "django_typed_signals"
 
     def ready(self) -> None:
-        """Wire observers and autodiscover signal modules (see ``conf``)."""
+        """Adopt Django's signals, add observers, import ``signals`` modules."""
+        from ._adoption import adopt_django_signals
         from ._observe import add_observer
+        from .lifecycle._wiring import connect_pending_bridges
 
+        adopt_django_signals()
         config = get_settings()
         for path in config.observers:
             add_observer(import_string(path))
@@ -24,3 +27,4 @@ class TypedSignalsConfig(AppConfig):
             # Users write no ready() boilerplate: each installed app's
             # ``signals`` module is imported once the app registry is ready.
             autodiscover_modules(*config.autodiscover_modules)
+        connect_pending_bridges()

@@ -497,3 +497,16 @@ def test_taps_hear_muted_sends_and_come_first() -> None:
     signal.disconnect(tap)
     with mute("tapped"):
         assert signal.send(sender=None) == []
+
+
+def test_new_receiver_reusing_a_collected_receivers_id_keeps_its_options() -> None:
+    signal = Signal()
+    for priority in range(1, 60):
+
+        def on_it(sender: object, **kwargs: object) -> None: ...
+
+        signal.connect(on_it, priority=priority)
+        [info] = signal.receivers_info()
+        assert info.priority == priority
+        del on_it, info
+        gc.collect()  # the next function often gets the same id()

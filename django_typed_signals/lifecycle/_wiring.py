@@ -1,0 +1,248 @@
+"""From Django's model signals to typed payloads, for the models that listen.
+
+A bridge receiver is connected to Django's signal once per (event, model) that
+has a typed receiver, so saves of other models do not pay for the lifecycle
+layer at all. The bridge builds the payload (with ``changes``) and sends it on
+the typed signal, where priorities, conditions, ``on_commit`` and muting apply.
+"""
+
+# django-stubs types ``Model._meta`` and friends in ways pyright reports as
+# partially unknown; mypy (with the Django plugin) checks these members.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from django.apps import apps
+from django.db.models import Model
+from django.db.models import signals as django_signals
+from django.dispatch import Signal as DjangoSignal
+
+from .._signal import TypedSignal
+from ._conditions import Condition
+from ._payloads import (
+    M2MAction,
+    M2MChanged,
+    ModelEvent,
+    PostDelete,
+    PostSave,
+    PreDelete,
+    PreSave,
+)
+from ._tracking import changes, track_changes
+
+__all__ = [
+    "connect_model_receiver",
+    "m2m_changed",
+    "post_delete",
+    "post_save",
+    "pre_delete",
+    "pre_save",
+]
+
+pre_save: TypedSignal[PreSave[Any]] = TypedSignal(
+    PreSave, name="lifecycle.pre_save", groups=["model"]
+)
+post_save: TypedSignal[PostSave[Any]] = TypedSignal(
+    PostSave, name="lifecycle.post_save", groups=["model"]
+)
+pre_delete: TypedSignal[PreDelete[Any]] = TypedSignal(
+    PreDelete, name="lifecycle.pre_delete", groups=["model"]
+)
+post_delete: TypedSignal[PostDelete[Any]] = TypedSignal(
+    PostDelete, name="lifecycle.post_delete", groups=["model"]
+)
+m2m_changed: TypedSignal[M2MChanged[Any]] = TypedSignal(
+    M2MChanged, name="lifecycle.m2m_changed", groups=["model"]
+)
+
+
+def _updated(update_fields: Iterable[str] | None) -> frozenset[str] | None:
+    return None if update_fields is None else frozenset(update_fields)
+
+
+def _bridge_pre_save(
+    sender: type[Model],
+    instance: Model,
+    raw: bool,
+    using: str,
+    update_fields: Iterable[str] | None,
+    **kwargs: object,
+) -> None:
+    updated = _updated(update_fields)
+    pre_save.send(
+        sender,
+        PreSave(
+            instance=instance,
+            using=using,
+            created=instance._state.adding,
+            update_fields=updated,
+            raw=raw,
+            changes=changes(instance, updated),
+        ),
+    )
+
+
+def _bridge_post_save(
+    sender: type[Model],
+    instance: Model,
+    created: bool,
+    raw: bool,
+    using: str,
+    update_fields: Iterable[str] | None,
+    **kwargs: object,
+) -> None:
+    updated = _updated(update_fields)
+    post_save.send(
+        sender,
+        PostSave(
+            instance=instance,
+            using=using,
+            created=created,
+            update_fields=updated,
+            raw=raw,
+            changes=changes(instance, updated),
+        ),
+    )
+
+
+def _bridge_pre_delete(
+    sender: type[Model], instance: Model, using: str, **kwargs: object
+) -> None:
+    pre_delete.send(
+        sender, PreDelete(instance=instance, using=using, origin=kwargs.get("origin"))
+    )
+
+
+def _bridge_post_delete(
+    sender: type[Model], instance: Model, using: str, **kwargs: object
+) -> None:
+    post_delete.send(
+        sender, PostDelete(instance=instance, using=using, origin=kwargs.get("origin"))
+    )
+
+
+def _bridge_m2m_changed(
+    sender: type[Model],
+    instance: Model,
+    action: str,
+    reverse: bool,
+    model: type[Model],
+    pk_set: Iterable[Any] | None,
+    using: str,
+    **kwargs: object,
+) -> None:
+    m2m_changed.send(
+        sender,
+        M2MChanged(
+            instance=instance,
+            using=using,
+            action=cast("M2MAction", action),
+            reverse=reverse,
+            model=model,
+            pk_set=None if pk_set is None else frozenset(pk_set),
+        ),
+    )
+
+
+_ROUTES: dict[type[ModelEvent[Any]], tuple[TypedSignal[Any], DjangoSignal, Any]] = {
+    PreSave: (pre_save, django_signals.pre_save, _bridge_pre_save),
+    PostSave: (post_save, django_signals.post_save, _bridge_post_save),
+    PreDelete: (pre_delete, django_signals.pre_delete, _bridge_pre_delete),
+    PostDelete: (post_delete, django_signals.post_delete, _bridge_post_delete),
+    M2MChanged: (m2m_changed, django_signals.m2m_changed, _bridge_m2m_changed),
+}
+
+_bridge_lock = threading.Lock()
+_pending: list[tuple[type[ModelEvent[Any]], type[Model]]] = []
+
+
+def typed_signal_for(event: type[ModelEvent[Any]]) -> TypedSignal[Any]:
+    """The typed signal that carries ``event`` payloads."""
+    return _ROUTES[event][0]
+
+
+def _subclasses(model: type[Model]) -> list[type[Model]]:
+    return [m for m in apps.get_models() if issubclass(m, model) and m is not model]
+
+
+def _bridge(
+    event: type[ModelEvent[Any]], sender: type[Model] | None, subclasses: bool
+) -> None:
+    """Connect the bridge for ``event`` to Django's signal for ``sender``."""
+    _, django_signal, bridge = _ROUTES[event]
+    senders: list[type[Model] | None] = [sender]
+    if subclasses and sender is not None:
+        if not apps.models_ready:
+            with _bridge_lock:
+                _pending.append((event, sender))
+        else:
+            senders += _subclasses(sender)
+    for each in senders:
+        label = "*" if each is None else each._meta.label
+        django_signal.connect(
+            bridge,
+            sender=each,
+            weak=False,
+            dispatch_uid=f"django_typed_signals.lifecycle.{event.__name__}:{label}",
+        )
+
+
+def connect_pending_bridges() -> None:
+    """Bridge subclasses of senders connected before the models were ready."""
+    with _bridge_lock:
+        pending = list(_pending)
+        _pending.clear()
+    for event, sender in pending:
+        _bridge(event, sender, subclasses=True)
+
+
+def connect_model_receiver(
+    event: type[ModelEvent[Any]],
+    receiver: Callable[..., Any],
+    *,
+    sender: object,
+    when: Callable[[Any], bool] | None,
+    priority: int,
+    dispatch_uid: object,
+    weak: bool,
+    on_commit: bool,
+    match_subclasses: bool,
+) -> None:
+    """Connect ``receiver`` for ``event`` payloads; see ``receiver()``."""
+    if event not in _ROUTES:
+        raise TypeError(
+            f"receiver(): {event!r} is not a lifecycle payload; use one of "
+            f"{', '.join(e.__name__ for e in _ROUTES)}"
+        )
+    model: type[Model] | None = None
+    if sender is not None:
+        if not (isinstance(sender, type) and issubclass(sender, Model)):
+            raise TypeError(
+                f"receiver({event.__name__}): sender must be a model class or "
+                f"None, got {sender!r}"
+            )
+        model = sender
+    fields = when.fields if isinstance(when, Condition) else frozenset[str]()
+    if fields:
+        if model is None:
+            raise TypeError(
+                f"receiver({event.__name__}, when={when!r}): conditions on "
+                "fields need sender=<model class>"
+            )
+        track_changes(model, *sorted(fields))
+    signal = typed_signal_for(event)
+    signal.connect(
+        receiver,
+        sender=model,
+        weak=weak,
+        dispatch_uid=dispatch_uid,
+        priority=priority,
+        match_subclasses=match_subclasses,
+        on_commit=on_commit,
+        when=when,
+    )
+    _bridge(event, model, subclasses=match_subclasses)

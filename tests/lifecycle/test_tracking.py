@@ -1,0 +1,182 @@
+"""Change tracking: what counts as a change, and when the baseline moves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from django_typed_signals.lifecycle import (
+    FieldChange,
+    changes,
+    track_changes,
+    tracked_fields,
+)
+from tests.testapp.models import Customer, GiftOrder, Order, RushOrder
+
+pytestmark = pytest.mark.django_db
+
+track_changes(Order, "status", "amount", "customer", "data", "note")
+
+
+def saved_order(**fields: object) -> Order:
+    order = Order.objects.create(**fields)
+    return Order.objects.get(pk=order.pk)
+
+
+def test_tracked_fields_map_attnames_to_names() -> None:
+    tracked = tracked_fields(Order)
+    assert tracked["status"] == "status"
+    assert tracked["customer_id"] == "customer"
+
+
+def test_loaded_instance_reports_edits_of_tracked_fields_only() -> None:
+    order = saved_order(status="draft", amount=Decimal("5.00"), quantity=1)
+    order.status = "paid"
+    order.quantity = 9  # not tracked
+    assert changes(order) == {"status": FieldChange("draft", "paid")}
+
+
+def test_setting_the_same_value_is_no_change() -> None:
+    order = saved_order(status="draft")
+    order.status = "draft"
+    assert changes(order) == {}
+
+
+def test_in_place_mutation_of_json_values_is_seen() -> None:
+    order = saved_order(data={"lines": [1, 2]})
+    order.data["lines"].append(3)
+    assert changes(order) == {
+        "data": FieldChange({"lines": [1, 2]}, {"lines": [1, 2, 3]})
+    }
+
+
+def test_json_with_reordered_keys_is_no_change() -> None:
+    order = saved_order(data={"a": 1, "b": 2})
+    order.data = {"b": 2, "a": 1}
+    assert changes(order) == {}
+
+
+def test_foreign_keys_compare_by_id_without_loading_the_row() -> None:
+    first, second = Customer.objects.create(name="a"), Customer.objects.create(name="b")
+    order = saved_order(customer=first)
+    with CaptureQueriesContext(connection) as queries:
+        order.customer_id = second.pk
+        found = changes(order)
+    assert found == {"customer": FieldChange(first.pk, second.pk)}
+    assert len(queries) == 0
+
+
+def test_deferred_fields_are_not_changes_and_cost_no_query() -> None:
+    order = saved_order(status="draft", note="hello")
+    only = Order.objects.only("status").get(pk=order.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert changes(only) == {}
+        only.status = "paid"
+        assert changes(only) == {"status": FieldChange("draft", "paid")}
+    assert len(queries) == 0
+
+
+def test_deferred_field_loaded_later_gets_its_baseline() -> None:
+    order = saved_order(note="hello")
+    only = Order.objects.only("status").get(pk=order.pk)
+    assert only.note == "hello"  # loads the deferred field
+    only.note = "bye"
+    assert changes(only) == {"note": FieldChange("hello", "bye")}
+
+
+def test_update_fields_save_keeps_the_other_changes_pending() -> None:
+    order = saved_order(status="draft", note="a")
+    order.status = "paid"
+    order.note = "b"
+    order.save(update_fields=["status"])
+    assert changes(order) == {"note": FieldChange("a", "b")}
+
+
+def test_baseline_resets_after_save() -> None:
+    order = saved_order(status="draft")
+    order.status = "paid"
+    order.save()
+    assert changes(order) == {}
+    order.status = "shipped"
+    assert changes(order) == {"status": FieldChange("paid", "shipped")}
+
+
+def test_baseline_resets_after_refresh_from_db() -> None:
+    order = saved_order(status="draft")
+    Order.objects.filter(pk=order.pk).update(status="paid")
+    order.status = "cancelled"
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert changes(order) == {}
+
+
+def test_refresh_of_some_fields_resets_only_those() -> None:
+    order = saved_order(status="draft", note="a")
+    order.status = "paid"
+    order.note = "b"
+    order.refresh_from_db(fields=["status"])
+    assert changes(order) == {"note": FieldChange("a", "b")}
+
+
+def test_second_save_in_a_transaction_sees_the_first_saves_values() -> None:
+    order = saved_order(status="draft")
+    with transaction.atomic():
+        order.status = "paid"
+        order.save()
+        order.status = "shipped"
+        assert changes(order) == {"status": FieldChange("paid", "shipped")}
+        order.save()
+    assert changes(order) == {}
+
+
+def test_unsaved_instance_has_no_baseline_until_saved() -> None:
+    order = Order(status="draft")
+    assert changes(order) == {}
+    order.save()
+    order.status = "paid"
+    assert changes(order) == {"status": FieldChange("draft", "paid")}
+
+
+def test_changes_can_be_limited_to_some_fields() -> None:
+    order = saved_order(status="draft", note="a")
+    order.status, order.note = "paid", "b"
+    assert changes(order, ["note"]) == {"note": FieldChange("a", "b")}
+
+
+def test_proxies_and_children_inherit_tracking() -> None:
+    rush = RushOrder.objects.get(pk=saved_order(status="draft").pk)
+    rush.status = "paid"
+    assert changes(rush) == {"status": FieldChange("draft", "paid")}
+    gift = GiftOrder.objects.create(status="draft", message="hi")
+    gift = GiftOrder.objects.get(pk=gift.pk)
+    gift.status = "paid"
+    assert changes(gift) == {"status": FieldChange("draft", "paid")}
+
+
+def test_select_for_update_rows_are_tracked() -> None:
+    order = saved_order(status="draft")
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.status = "paid"
+        assert changes(locked) == {"status": FieldChange("draft", "paid")}
+
+
+def test_unknown_field_names_the_model_and_its_fields() -> None:
+    with pytest.raises(
+        FieldDoesNotExist, match=r"testapp\.Order has no field 'stauts'"
+    ):
+        track_changes(Order, "stauts")
+
+
+def test_many_to_many_fields_cannot_be_tracked() -> None:
+    with pytest.raises(ValueError, match="only concrete fields"):
+        track_changes(Order, "tags")
+
+
+def test_track_changes_needs_a_model_class() -> None:
+    with pytest.raises(TypeError, match="takes a model class"):
+        track_changes("testapp.Order")  # type: ignore[arg-type]

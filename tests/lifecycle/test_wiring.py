@@ -1,0 +1,335 @@
+"""Typed model events end to end, against real saves, deletes and transactions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.db.models import Model
+from django.db.models.signals import post_save as django_post_save
+
+from django_typed_signals import mute, receiver
+from django_typed_signals.lifecycle import (
+    FieldChange,
+    M2MChanged,
+    PostDelete,
+    PostSave,
+    PreDelete,
+    PreSave,
+    changed,
+    created,
+    post_save,
+)
+from tests.testapp.models import (
+    Customer,
+    GiftOrder,
+    Item,
+    Order,
+    OrderTag,
+    RushOrder,
+    Tag,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_post_save_payload_carries_what_django_gives() -> None:
+    seen: list[PostSave[Order]] = []
+
+    @receiver(PostSave, sender=Order)
+    def on_saved(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload)
+
+    order = Order.objects.create(status="draft")
+    order.status = "paid"
+    order.save(update_fields=["status"])
+
+    first, second = seen
+    assert first.instance is order and first.created is True
+    assert first.update_fields is None and first.raw is False
+    assert first.using == "default"
+    assert second.created is False
+    assert second.update_fields == frozenset({"status"})
+
+
+def test_pre_save_sees_the_instance_before_it_is_written() -> None:
+    in_db: list[bool] = []
+
+    @receiver(PreSave, sender=Order)
+    def before(
+        sender: type[Order], *, payload: PreSave[Order], **kwargs: object
+    ) -> None:
+        in_db.append(Order.objects.filter(pk=payload.instance.pk).exists())
+        assert payload.created == (payload.instance.pk is None)
+
+    order = Order.objects.create()
+    order.save()
+    assert in_db == [False, True]
+
+
+def test_changed_condition_filters_before_the_receiver_is_called() -> None:
+    calls: list[Any] = []
+
+    @receiver(PostSave, sender=Order, when=changed("status", to="paid"))
+    def on_paid(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        calls.append(payload.changes["status"])
+
+    order = Order.objects.create(status="draft")
+    order.note = "unrelated"
+    order.save()
+    order.status = "paid"
+    order.save()
+    order.status = "shipped"
+    order.save()
+
+    assert calls == [FieldChange("draft", "paid")]
+
+
+def test_conditions_combine() -> None:
+    calls: list[str] = []
+
+    @receiver(
+        PostSave,
+        sender=Order,
+        when=created() | (changed("status", frm="paid") & ~changed("note")),
+    )
+    def on_it(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        calls.append(payload.instance.status)
+
+    order = Order.objects.create(status="paid")  # created
+    order.status = "shipped"
+    order.note = "also"
+    order.save()  # from paid, but note changed too
+    order.status = "paid"
+    order.save()  # not from paid
+    order.status = "refunded"
+    order.save()  # from paid, note unchanged
+    assert calls == ["paid", "refunded"]
+
+
+def test_changed_condition_needs_a_model_sender() -> None:
+    with pytest.raises(TypeError, match="conditions on fields need sender"):
+        receiver(PostSave, when=changed("status"))(lambda sender, **kwargs: None)
+
+
+def test_on_commit_receivers_run_after_commit_and_still_see_changes() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    @receiver(PostSave, sender=Order, on_commit=True, when=changed("status"))
+    def after_commit(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(("commit", payload.changes["status"]))
+
+    order = Order.objects.create(status="draft")
+    with transaction.atomic():
+        order.status = "paid"
+        order.save()
+        order.status = "shipped"
+        order.save()
+        assert seen == []
+    assert seen == [
+        ("commit", FieldChange("draft", "paid")),
+        ("commit", FieldChange("paid", "shipped")),
+    ]
+
+
+def test_on_commit_receivers_never_run_after_a_rollback() -> None:
+    seen: list[int] = []
+
+    @receiver(PostSave, sender=Order, on_commit=True)
+    def after_commit(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(1)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Order.objects.create()
+        raise RuntimeError
+    assert seen == []
+
+
+def test_mute_model_silences_typed_and_plain_django_receivers() -> None:
+    typed_calls: list[int] = []
+    plain_calls: list[int] = []
+
+    @receiver(PostSave, sender=Order)
+    def typed(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        typed_calls.append(1)
+
+    def plain(sender: type[Model], **kwargs: object) -> None:
+        plain_calls.append(1)
+
+    django_post_save.connect(plain, sender=Order)
+    try:
+        with mute("model"):
+            order = Order.objects.create()
+        order.save()
+        with mute(django_post_save):
+            order.save()
+    finally:
+        django_post_save.disconnect(plain, sender=Order)
+    assert typed_calls == [1]
+    assert plain_calls == [1]
+
+
+def test_changes_after_a_muted_save_are_not_reported_twice() -> None:
+    seen: list[Any] = []
+
+    @receiver(PostSave, sender=Order, when=changed("status"))
+    def on_change(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload.changes["status"])
+
+    order = Order.objects.create(status="draft")
+    with mute("model"):
+        order.status = "paid"
+        order.save()
+    order.note = "x"
+    order.save()
+    assert seen == []
+
+
+def test_proxy_and_child_senders_need_match_subclasses() -> None:
+    exact: list[str] = []
+    family: list[str] = []
+
+    @receiver(PostSave, sender=Order)
+    def only_order(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        exact.append(sender.__name__)
+
+    @receiver(PostSave, sender=Order, match_subclasses=True)
+    def any_order(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        family.append(sender.__name__)
+
+    Order.objects.create()
+    RushOrder.objects.create()
+    GiftOrder.objects.create()
+
+    assert exact == ["Order"]
+    assert family == ["Order", "RushOrder", "GiftOrder"]
+
+
+def test_cascading_deletes_send_for_each_row() -> None:
+    events: list[tuple[str, str, object]] = []
+
+    @receiver(PreDelete, sender=Item)
+    def item_going(
+        sender: type[Item], *, payload: PreDelete[Item], **kwargs: object
+    ) -> None:
+        events.append(("pre", payload.instance.sku, payload.origin))
+
+    @receiver(PostDelete, sender=Order)
+    def order_gone(
+        sender: type[Order], *, payload: PostDelete[Order], **kwargs: object
+    ) -> None:
+        events.append(("post", "order", payload.origin))
+
+    order = Order.objects.create()
+    Item.objects.create(order=order, sku="a")
+    Item.objects.create(order=order, sku="b")
+    order.delete()
+
+    assert sorted(e[:2] for e in events) == [
+        ("post", "order"),
+        ("pre", "a"),
+        ("pre", "b"),
+    ]
+    assert all(origin == order for _, _, origin in events)
+
+
+def test_m2m_through_model_changes_arrive_typed() -> None:
+    events: list[tuple[str, frozenset[Any] | None]] = []
+
+    @receiver(M2MChanged, sender=OrderTag)
+    def tags_changed(
+        sender: type[Model], *, payload: M2MChanged[Model], **kwargs: object
+    ) -> None:
+        events.append((payload.action, payload.pk_set))
+        assert payload.model is Tag
+
+    order = Order.objects.create()
+    red, blue = Tag.objects.create(name="red"), Tag.objects.create(name="blue")
+    order.tags.add(red, blue)
+    order.tags.remove(blue)
+    order.tags.clear()
+
+    assert events == [
+        ("pre_add", frozenset({red.pk, blue.pk})),
+        ("post_add", frozenset({red.pk, blue.pk})),
+        ("pre_remove", frozenset({blue.pk})),
+        ("post_remove", frozenset({blue.pk})),
+        ("pre_clear", None),
+        ("post_clear", None),
+    ]
+
+
+def test_select_for_update_inside_a_transaction_reports_changes() -> None:
+    seen: list[Any] = []
+
+    @receiver(PostSave, sender=Order, when=changed("amount"))
+    def on_amount(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload.changes["amount"])
+
+    order = Order.objects.create(amount=Decimal("1.00"))
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.amount = Decimal("2.00")
+        locked.save()
+    assert seen == [FieldChange(Decimal("1.00"), Decimal("2.00"))]
+
+
+def test_receivers_for_other_models_do_not_fire() -> None:
+    calls: list[str] = []
+
+    @receiver(PostSave, sender=Customer)
+    def on_customer(
+        sender: type[Customer], *, payload: PostSave[Customer], **kwargs: object
+    ) -> None:
+        calls.append(payload.instance.name)
+
+    Order.objects.create()
+    Customer.objects.create(name="ann")
+    assert calls == ["ann"]
+
+
+def test_receiver_for_every_model() -> None:
+    senders: list[str] = []
+
+    @receiver(PostSave)
+    def on_any(
+        sender: type[Model], *, payload: PostSave[Model], **kwargs: object
+    ) -> None:
+        senders.append(sender.__name__)
+
+    Customer.objects.create(name="x")
+    Tag.objects.create(name="y")
+    assert senders[-2:] == ["Customer", "Tag"]
+
+
+def test_typed_signal_is_in_the_model_group() -> None:
+    assert post_save.groups == frozenset({"model"})
+
+
+def test_bad_senders_and_classes_are_named() -> None:
+    with pytest.raises(TypeError, match="sender must be a model class"):
+        receiver(PostSave, sender="testapp.Order")(lambda sender, **kwargs: None)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="lifecycle payload class"):
+        receiver(int)(lambda sender, **kwargs: None)  # type: ignore[arg-type]
