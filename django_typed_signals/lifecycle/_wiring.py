@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 from django.db.models import signals as django_signals
 from django.dispatch import Signal as DjangoSignal
@@ -64,96 +65,142 @@ def _updated(update_fields: Iterable[str] | None) -> frozenset[str] | None:
     return None if update_fields is None else frozenset(update_fields)
 
 
-def _bridge_pre_save(
+# Defaults for what Django always passes: other code sometimes sends these
+# signals by hand with fewer arguments, and that must not break the bridge.
+
+
+def _pre_save_payload(
     sender: type[Model],
     instance: Model,
-    raw: bool,
-    using: str,
-    update_fields: Iterable[str] | None,
+    raw: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+    update_fields: Iterable[str] | None = None,
     **kwargs: object,
-) -> None:
+) -> PreSave[Model]:
     updated = _updated(update_fields)
-    pre_save.send(
-        sender,
-        PreSave(
-            instance=instance,
-            using=using,
-            created=instance._state.adding,
-            update_fields=updated,
-            raw=raw,
-            changes=changes(instance, updated),
-        ),
+    return PreSave(
+        instance=instance,
+        using=using,
+        created=instance._state.adding,
+        update_fields=updated,
+        raw=raw,
+        changes=changes(instance, updated),
     )
 
 
-def _bridge_post_save(
+def _post_save_payload(
     sender: type[Model],
     instance: Model,
-    created: bool,
-    raw: bool,
-    using: str,
-    update_fields: Iterable[str] | None,
+    created: bool = False,
+    raw: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+    update_fields: Iterable[str] | None = None,
     **kwargs: object,
-) -> None:
+) -> PostSave[Model]:
     updated = _updated(update_fields)
-    post_save.send(
-        sender,
-        PostSave(
-            instance=instance,
-            using=using,
-            created=created,
-            update_fields=updated,
-            raw=raw,
-            changes=changes(instance, updated),
-        ),
+    return PostSave(
+        instance=instance,
+        using=using,
+        created=created,
+        update_fields=updated,
+        raw=raw,
+        changes=changes(instance, updated),
     )
 
 
-def _bridge_pre_delete(
-    sender: type[Model], instance: Model, using: str, **kwargs: object
-) -> None:
-    pre_delete.send(
-        sender, PreDelete(instance=instance, using=using, origin=kwargs.get("origin"))
-    )
+def _pre_delete_payload(
+    sender: type[Model],
+    instance: Model,
+    using: str = DEFAULT_DB_ALIAS,
+    origin: object = None,
+    **kwargs: object,
+) -> PreDelete[Model]:
+    return PreDelete(instance=instance, using=using, origin=origin)
 
 
-def _bridge_post_delete(
-    sender: type[Model], instance: Model, using: str, **kwargs: object
-) -> None:
-    post_delete.send(
-        sender, PostDelete(instance=instance, using=using, origin=kwargs.get("origin"))
-    )
+def _post_delete_payload(
+    sender: type[Model],
+    instance: Model,
+    using: str = DEFAULT_DB_ALIAS,
+    origin: object = None,
+    **kwargs: object,
+) -> PostDelete[Model]:
+    return PostDelete(instance=instance, using=using, origin=origin)
 
 
-def _bridge_m2m_changed(
+def _m2m_changed_payload(
     sender: type[Model],
     instance: Model,
     action: str,
-    reverse: bool,
-    model: type[Model],
-    pk_set: Iterable[Any] | None,
-    using: str,
+    reverse: bool = False,
+    model: type[Model] = Model,
+    pk_set: Iterable[Any] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
     **kwargs: object,
-) -> None:
-    m2m_changed.send(
-        sender,
-        M2MChanged(
-            instance=instance,
-            using=using,
-            action=cast("M2MAction", action),
-            reverse=reverse,
-            model=model,
-            pk_set=None if pk_set is None else frozenset(pk_set),
-        ),
+) -> M2MChanged[Model]:
+    return M2MChanged(
+        instance=instance,
+        using=using,
+        action=cast("M2MAction", action),
+        reverse=reverse,
+        model=model,
+        pk_set=None if pk_set is None else frozenset(pk_set),
     )
 
 
-_ROUTES: dict[type[ModelEvent[Any]], tuple[TypedSignal[Any], DjangoSignal, Any]] = {
-    PreSave: (pre_save, django_signals.pre_save, _bridge_pre_save),
-    PostSave: (post_save, django_signals.post_save, _bridge_post_save),
-    PreDelete: (pre_delete, django_signals.pre_delete, _bridge_pre_delete),
-    PostDelete: (post_delete, django_signals.post_delete, _bridge_post_delete),
-    M2MChanged: (m2m_changed, django_signals.m2m_changed, _bridge_m2m_changed),
+class _Route:
+    """One Django model signal, bridged to its typed twin.
+
+    The bridge is connected to Django's signal per model that has receivers,
+    and once for all models when a receiver has no sender; then the
+    per-model connections step aside so nothing is sent twice.
+    """
+
+    def __init__(
+        self,
+        event: type[ModelEvent[Any]],
+        typed: TypedSignal[Any],
+        django_signal: DjangoSignal,
+        build: Callable[..., ModelEvent[Any]],
+    ) -> None:
+        self.event = event
+        self.typed = typed
+        self.django_signal = django_signal
+        self.build = build
+        self.every_model = False
+
+    def send(self, sender: type[Model], **kwargs: Any) -> None:
+        self.typed.send(sender, self.build(sender, **kwargs))
+
+    def send_for_model(self, sender: type[Model], **kwargs: Any) -> None:
+        if not self.every_model:
+            self.send(sender, **kwargs)
+
+    def connect(self, sender: type[Model] | None) -> None:
+        label = "*" if sender is None else sender._meta.label
+        self.django_signal.connect(
+            self.send if sender is None else self.send_for_model,
+            sender=sender,
+            weak=False,
+            dispatch_uid=f"django_typed_signals.lifecycle.{self.event.__name__}:{label}",
+        )
+        if sender is None:
+            self.every_model = True
+
+
+_ROUTES: dict[type[ModelEvent[Any]], _Route] = {
+    route.event: route
+    for route in (
+        _Route(PreSave, pre_save, django_signals.pre_save, _pre_save_payload),
+        _Route(PostSave, post_save, django_signals.post_save, _post_save_payload),
+        _Route(PreDelete, pre_delete, django_signals.pre_delete, _pre_delete_payload),
+        _Route(
+            PostDelete, post_delete, django_signals.post_delete, _post_delete_payload
+        ),
+        _Route(
+            M2MChanged, m2m_changed, django_signals.m2m_changed, _m2m_changed_payload
+        ),
+    )
 }
 
 _bridge_lock = threading.Lock()
@@ -162,7 +209,7 @@ _pending: list[tuple[type[ModelEvent[Any]], type[Model]]] = []
 
 def typed_signal_for(event: type[ModelEvent[Any]]) -> TypedSignal[Any]:
     """The typed signal that carries ``event`` payloads."""
-    return _ROUTES[event][0]
+    return _ROUTES[event].typed
 
 
 def _subclasses(model: type[Model]) -> list[type[Model]]:
@@ -173,7 +220,7 @@ def _bridge(
     event: type[ModelEvent[Any]], sender: type[Model] | None, subclasses: bool
 ) -> None:
     """Connect the bridge for ``event`` to Django's signal for ``sender``."""
-    _, django_signal, bridge = _ROUTES[event]
+    route = _ROUTES[event]
     senders: list[type[Model] | None] = [sender]
     if subclasses and sender is not None:
         if not apps.models_ready:
@@ -182,13 +229,7 @@ def _bridge(
         else:
             senders += _subclasses(sender)
     for each in senders:
-        label = "*" if each is None else each._meta.label
-        django_signal.connect(
-            bridge,
-            sender=each,
-            weak=False,
-            dispatch_uid=f"django_typed_signals.lifecycle.{event.__name__}:{label}",
-        )
+        route.connect(each)
 
 
 def connect_pending_bridges() -> None:

@@ -333,3 +333,39 @@ def test_bad_senders_and_classes_are_named() -> None:
         receiver(PostSave, sender="testapp.Order")(lambda sender, **kwargs: None)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="lifecycle payload class"):
         receiver(int)(lambda sender, **kwargs: None)  # type: ignore[arg-type]
+
+
+def test_hand_sent_django_signals_with_few_arguments_still_bridge() -> None:
+    seen: list[PostSave[Order]] = []
+
+    @receiver(PostSave, sender=Order)
+    def on_saved(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload)
+
+    order = Order.objects.create()
+    seen.clear()
+    django_post_save.send(sender=Order, instance=order)
+    [payload] = seen
+    assert payload.instance is order and payload.created is False
+    assert payload.using == "default" and payload.update_fields is None
+
+
+def test_catch_all_and_per_model_receivers_each_run_once_per_save() -> None:
+    calls: list[str] = []
+
+    @receiver(PostSave, sender=Customer)
+    def per_model(
+        sender: type[Customer], *, payload: PostSave[Customer], **kwargs: object
+    ) -> None:
+        calls.append("customer")
+
+    @receiver(PostSave)
+    def catch_all(
+        sender: type[Model], *, payload: PostSave[Model], **kwargs: object
+    ) -> None:
+        calls.append(f"any:{sender.__name__}")
+
+    Customer.objects.create(name="once")
+    assert sorted(calls) == ["any:Customer", "customer"]

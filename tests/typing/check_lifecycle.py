@@ -1,0 +1,75 @@
+"""Type-checked by mypy and pyright, never run: typed model receivers."""
+
+from __future__ import annotations
+
+from django.db.models import Model
+from typing_extensions import assert_type
+
+from django_typed_signals import receiver
+from django_typed_signals.lifecycle import (
+    M2MChanged,
+    PostDelete,
+    PostSave,
+    PreSave,
+    changed,
+    created,
+)
+from tests.testapp.models import Customer, Order, OrderTag
+
+
+@receiver(PostSave, sender=Order, when=changed("status", to="paid"))
+def on_paid(sender: type[Order], *, payload: PostSave[Order], **kwargs: object) -> None:
+    assert_type(payload.instance, Order)
+    assert_type(payload.created, bool)
+    payload.changes["status"].old.upper()  # values are Any: compare freely
+
+
+@receiver(PreSave, sender=Order, priority=-1, when=created() | changed("amount"))
+def before(sender: type[Order], *, payload: PreSave[Order], **kwargs: object) -> None:
+    assert_type(payload.instance, Order)
+
+
+@receiver(PostSave, sender=Order, on_commit=True)
+def base_payload(sender: object, *, payload: PostSave[Model], **kwargs: object) -> None:
+    """Accepting PostSave[Model] for Order's events is fine (covariant)."""
+
+
+@receiver(PostDelete, sender=Customer)
+def gone(sender: object, *, payload: PostDelete[Customer], **kwargs: object) -> None:
+    assert_type(payload.instance, Customer)
+
+
+@receiver(M2MChanged, sender=OrderTag)
+def tags(sender: object, *, payload: M2MChanged[Model], **kwargs: object) -> None:
+    if payload.pk_set is not None:
+        sorted(payload.pk_set)
+
+
+@receiver(PostSave)
+def every_model(sender: object, *, payload: PostSave[Model], **kwargs: object) -> None:
+    """Without a sender: any model's saves."""
+
+
+def wrong_model(
+    sender: object, *, payload: PostSave[Customer], **kwargs: object
+) -> None: ...
+
+
+def wrong_event(
+    sender: object, *, payload: PreSave[Order], **kwargs: object
+) -> None: ...
+
+
+def no_kwargs(sender: object, *, payload: PostSave[Order]) -> None: ...
+
+
+receiver(PostSave, sender=Order)(wrong_model)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+receiver(PostSave, sender=Order)(wrong_event)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+receiver(PostSave, sender=Order)(no_kwargs)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+def for_customers(payload: PostSave[Customer]) -> bool:
+    return payload.created
+
+
+receiver(PostSave, sender=Order, when=for_customers)  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
