@@ -149,9 +149,13 @@ def _install(model: type[Model]) -> None:
     original_save_base = model.save_base
 
     def from_db(
-        cls: type[Model], db: str, field_names: Sequence[str], values: Sequence[object]
+        cls: type[Model],
+        db: str,
+        field_names: Sequence[str],
+        values: Sequence[object],
+        **kwargs: Any,  # Django 6.1 adds fetch_mode=; pass on what comes
     ) -> Model:
-        instance = original_from_db(cls, db, field_names, values)
+        instance = original_from_db(cls, db, field_names, values, **kwargs)
         loaded = instance.__dict__
         loaded[BASELINE] = {
             attname: _freeze(loaded[attname])
