@@ -26,9 +26,13 @@ __all__ = ["Observer", "ReceiverCall", "add_observer", "observers", "remove_obse
 logger = logging.getLogger("django_typed_signals")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReceiverCall:
-    """What an observer learns about one receiver call."""
+    """What an observer learns about one receiver call.
+
+    Built once per call while observers are registered (a slots class, not a
+    frozen dataclass, because it is on that path); treat it as read-only.
+    """
 
     signal: Signal
     receiver: Callable[..., object]
@@ -122,12 +126,6 @@ class CallOptions(Protocol):
     def when(self) -> Callable[[Any], bool] | None: ...
 
 
-def _skipped(options: CallOptions | None, named: dict[str, Any]) -> bool:
-    """Whether the receiver's ``when`` condition rejects this payload."""
-    when = options.when if options is not None else None
-    return when is not None and not when(named.get("payload"))
-
-
 class ObservedReceiver:
     """Stands in for a synchronous receiver during one send."""
 
@@ -144,29 +142,13 @@ class ObservedReceiver:
         self.options = options
 
     def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
-        if _skipped(self.options, named):
-            return None
-        if self.options is not None and self.options.on_commit:
-            from django.db import transaction
-
-            def call_after_commit() -> None:
-                self.call(signal=signal, sender=sender, **named)
-
-            # Django logs a robust callback's __qualname__: name the receiver.
-            call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
-            # robust: the caller's data is committed already; a failing
-            # receiver is logged (and reported) instead of raising from commit.
-            # Model payloads name their database: wait for that one's commit.
-            using = getattr(named.get("payload"), "using", None)
-            transaction.on_commit(
-                call_after_commit,
-                using=using if isinstance(using, str) else None,
-                robust=True,
-            )
-            return None
-        return self.call(signal=signal, sender=sender, **named)
-
-    def call(self, *, signal: object, sender: object, **named: Any) -> Any:
+        options = self.options
+        if options is not None:
+            if options.when is not None and not options.when(named.get("payload")):
+                return None
+            if options.on_commit:
+                self._call_after_commit(signal, sender, named)
+                return None
         started = perf_counter()
         try:
             result = self.receiver(signal=signal, sender=sender, **named)
@@ -175,6 +157,28 @@ class ObservedReceiver:
             raise
         report(self.signal, self.receiver, sender, started, None)
         return result
+
+    def _call_after_commit(
+        self, signal: object, sender: object, named: dict[str, Any]
+    ) -> None:
+        from django.db import transaction
+
+        def call_after_commit() -> None:
+            self.__class__(self.signal, self.receiver, None)(
+                signal=signal, sender=sender, **named
+            )
+
+        # Django logs a robust callback's __qualname__: name the receiver.
+        call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
+        # robust: the caller's data is committed already; a failing receiver
+        # is logged (and reported) instead of raising from the commit.
+        # Model payloads name their database: wait for that one's commit.
+        using = getattr(named.get("payload"), "using", None)
+        transaction.on_commit(
+            call_after_commit,
+            using=using if isinstance(using, str) else None,
+            robust=True,
+        )
 
 
 class ObservedAsyncReceiver:
@@ -194,7 +198,8 @@ class ObservedAsyncReceiver:
         self.timeout = options.timeout if options is not None else None
 
     async def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
-        if _skipped(self.options, named):
+        when = self.options.when if self.options is not None else None
+        if when is not None and not when(named.get("payload")):
             return None
         started = perf_counter()
         try:

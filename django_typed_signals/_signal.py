@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar, cast
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal as DjangoSignal
 from django.dispatch import dispatcher as django_dispatcher
-from django.dispatch.dispatcher import NONE_ID
+from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 from django.dispatch.dispatcher import logger as django_dispatch_logger
 
 from ._groups import declare_groups, muted_var
@@ -55,6 +55,7 @@ ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
 """``on_error(signal, receiver, exception)``: called for every receiver error."""
 
 Responses = list[tuple[Callable[..., Any], Any]]
+_Receivers = tuple[list[Callable[..., Any]], list[Callable[..., Any]]]
 """``(receiver, result)`` pairs; ``*_robust`` puts the exception as result."""
 
 _SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
@@ -438,6 +439,58 @@ class Signal(DjangoSignal):
         muted = muted_var.get()
         return bool(muted) and not muted.isdisjoint(self._mute_keys)
 
+    def _receivers_to_call(self, sender: Any) -> _Receivers | None:
+        """Live ``(sync, async)`` receivers, or ``None`` when nothing will run.
+
+        The send methods ask this first, so that a muted signal and a signal
+        without receivers return as fast as Django's empty send does.
+        """
+        muted = muted_var.get()
+        if muted and not muted.isdisjoint(self._mute_keys):
+            return self._taps() if self._has_taps else None
+        if (
+            not self.receivers
+            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
+        ):
+            return None
+        if self._slow_path:
+            return self._live_receivers_slow(sender)
+        return DjangoSignal._live_receivers(self, sender)
+
+    def send(self, sender: Any, **named: Any) -> Responses:
+        """Send to all receivers; the first error stops the send and is raised.
+
+        Async receivers make the send go through Django's own ``send``, which
+        runs them concurrently (``asyncio.TaskGroup`` on Django 6.x).
+        """
+        receivers = self._receivers_to_call(sender)
+        if receivers is None:
+            return []
+        if receivers[1]:
+            return super().send(sender, **named)
+        return [
+            (receiver, receiver(signal=self, sender=sender, **named))
+            for receiver in receivers[0]
+        ]
+
+    def send_robust(self, sender: Any, **named: Any) -> Responses:
+        """As Django's: errors are logged and returned in place of results."""
+        if self._receivers_to_call(sender) is None:
+            return []
+        return super().send_robust(sender, **named)
+
+    async def asend(self, sender: Any, **named: Any) -> Responses:
+        """As Django's ``asend``: sync receivers in a thread, async ones together."""
+        if self._receivers_to_call(sender) is None:
+            return []
+        return await super().asend(sender, **named)
+
+    async def asend_robust(self, sender: Any, **named: Any) -> Responses:
+        """As Django's ``asend_robust``."""
+        if self._receivers_to_call(sender) is None:
+            return []
+        return await super().asend_robust(sender, **named)
+
     def _live_receivers(
         self, sender: Any
     ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
@@ -517,8 +570,15 @@ class Signal(DjangoSignal):
         instead of raising from the commit.
         """
         if self._is_muted():
+            if self._has_taps:
+                _schedule(self._send_to_taps, using, sender, **named)
             return
         _schedule(self.send_robust if robust else self.send, using, sender, **named)
+
+    def _send_to_taps(self, sender: object, **named: Any) -> None:
+        """Taps (``testing.capture``) hear muted sends, these ones at commit."""
+        for tap in self._taps()[0]:
+            tap(signal=self, sender=sender, **named)
 
     # -- introspection ----------------------------------------------------
 
@@ -638,7 +698,15 @@ class TypedSignal(Signal, Generic[P]):
             payload, self.payload_type
         ):
             raise self._wrong_payload(payload)
-        return super().send(sender, payload=payload)
+        receivers = self._receivers_to_call(sender)
+        if receivers is None:
+            return []
+        if receivers[1]:
+            return super().send(sender, payload=payload)
+        return [
+            (receiver, receiver(signal=self, sender=sender, payload=payload))
+            for receiver in receivers[0]
+        ]
 
     def send_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self, sender: object, payload: P
@@ -687,6 +755,8 @@ class TypedSignal(Signal, Generic[P]):
         ):
             raise self._wrong_payload(payload)
         if self._is_muted():
+            if self._has_taps:
+                _schedule(self._send_to_taps, using, sender, payload=payload)
             return
         _schedule(self.send_robust if robust else self.send, using, sender, payload)
 
