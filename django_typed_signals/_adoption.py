@@ -33,18 +33,43 @@ GROUPS = {
 }
 
 
-class MuteAware:
-    """Mixed into a Django signal's class: the mute check of our signals."""
+class MuteAware(DjangoSignal):
+    """Mixed into a Django signal's class: the mute check of our signals.
+
+    Taps (for ``testing.capture``) are strong receivers that run first and
+    still hear sends while the signal is muted.
+    """
 
     _mute_keys: frozenset[object]
+    _tap_receivers: tuple[Callable[..., Any], ...] = ()
 
     def _live_receivers(
         self, sender: Any
     ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
         muted = muted_var.get()
         if muted and not muted.isdisjoint(self._mute_keys):
-            return [], []
-        return super()._live_receivers(sender)  # type: ignore[misc,no-any-return]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+            return list(self._tap_receivers), []
+        return super()._live_receivers(sender)
+
+    def _connect_tap(self, receiver: Callable[..., Any]) -> None:
+        self.connect(receiver, weak=False)
+        with self.lock:  # Django's lock is not reentrant: connect() first.
+            taps = [entry for entry in self.receivers if entry[1] is receiver]
+            rest = [entry for entry in self.receivers if entry[1] is not receiver]
+            self.receivers = taps + rest
+            self.sender_receivers_cache.clear()
+            self._tap_receivers = (*self._tap_receivers, receiver)
+
+    def disconnect(
+        self,
+        receiver: Callable[..., Any] | None = None,
+        sender: object | None = None,
+        dispatch_uid: object | None = None,
+    ) -> bool:
+        disconnected = super().disconnect(receiver, sender, dispatch_uid)
+        if receiver in self._tap_receivers:
+            self._tap_receivers = tuple(t for t in self._tap_receivers if t != receiver)
+        return disconnected
 
 
 def is_adopted(signal: DjangoSignal) -> bool:
@@ -71,7 +96,7 @@ def adopt(signal: DjangoSignal, *groups: str) -> None:
 
 def adopt_django_signals() -> None:
     """Adopt Django's built-in signals into their groups (idempotent)."""
-    from django.conf import settings
+    from django.apps import apps
     from django.core import signals as core
     from django.db.backends import signals as backends
     from django.db.models import signals as models
@@ -99,7 +124,7 @@ def adopt_django_signals() -> None:
     adopt(models.pre_migrate, "migrate")
     adopt(models.post_migrate, "migrate")
     adopt(backends.connection_created, "db")
-    if "django.contrib.auth" in settings.INSTALLED_APPS:
+    if apps.is_installed("django.contrib.auth"):
         from django.contrib.auth import signals as auth
 
         for signal in (

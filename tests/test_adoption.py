@@ -73,7 +73,7 @@ def test_other_threads_still_send() -> None:
 
 def test_adopting_a_custom_signal_makes_it_mutable_by_its_groups() -> None:
     custom = DjangoSignal()
-    with pytest.raises(TypeError, match="plain django.dispatch.Signal"):
+    with pytest.raises(TypeError, match=r"plain django\.dispatch\.Signal"):
         mute(custom)
     adopt(custom, "custom-adopted")
     adopt(custom, "custom-adopted", "another-group")  # idempotent, adds groups
@@ -82,3 +82,22 @@ def test_adopting_a_custom_signal_makes_it_mutable_by_its_groups() -> None:
         custom.send(sender=None)
     custom.send(sender=1)
     assert calls == [1]
+
+
+@pytest.mark.django_db
+def test_capture_taps_hear_adopted_signals_while_muted_and_come_first() -> None:
+    from django_typed_signals.testing import capture
+    from tests.testapp.models import Note
+
+    calls, on_it = recorder(post_save)
+    try:
+        with capture(post_save) as sent, mute("model"):
+            Note.objects.create(text="muted")
+        with capture(post_save) as unmuted:
+            Note.objects.create(text="heard")
+    finally:
+        post_save.disconnect(on_it)  # type: ignore[arg-type]
+    assert [p["instance"].text for p in sent.payloads] == ["muted"]
+    assert [p["instance"].text for p in unmuted.payloads] == ["heard"]
+    assert calls == [Note]
+    assert not post_save._tap_receivers  # type: ignore[attr-defined]
