@@ -14,12 +14,16 @@ class TypedSignalsConfig(AppConfig):
     name = "django_typed_signals"
 
     def ready(self) -> None:
-        """Adopt Django's signals, add observers, import ``signals`` modules."""
+        """Adopt Django's signals, bridge the built-in twins, add observers,
+        import ``signals`` modules."""
+        from . import checks  # noqa: F401  # pyright: ignore[reportUnusedImport]  # registers the system checks
         from ._adoption import adopt_django_signals
         from ._observe import add_observer
+        from .builtin import connect_builtin_bridges
         from .lifecycle._wiring import connect_pending_bridges
 
         adopt_django_signals()
+        connect_builtin_bridges()
         config = get_settings()
         for path in config.observers:
             add_observer(import_string(path))

@@ -44,7 +44,9 @@ def test_decorator_accepts_plain_django_signals() -> None:
 
 
 def test_priority_on_plain_django_signal_is_an_error() -> None:
-    with pytest.raises(TypeError, match=r"priority=, on_commit=, when= and match_subclasses= need"):
+    with pytest.raises(
+        TypeError, match=r"priority=, on_commit=, when= and match_subclasses= need"
+    ):
         receiver(DjangoSignal(), priority=1)
 
 

@@ -150,6 +150,7 @@ def _install(model: type[Model]) -> None:
 
     def from_db(
         cls: type[Model],
+        /,
         db: str,
         field_names: Sequence[str],
         values: Sequence[object],
