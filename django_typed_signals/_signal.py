@@ -59,6 +59,7 @@ _Receivers = tuple[list[Callable[..., Any]], list[Callable[..., Any]]]
 """``(receiver, result)`` pairs; ``*_robust`` puts the exception as result."""
 
 _SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
+_get_muted = muted_var.get
 
 _all_signals: weakref.WeakSet[Signal] = weakref.WeakSet()
 
@@ -443,15 +444,16 @@ class Signal(DjangoSignal):
         """Live ``(sync, async)`` receivers, or ``None`` when nothing will run.
 
         The send methods ask this first, so that a muted signal and a signal
-        without receivers return as fast as Django's empty send does.
+        without receivers return without entering Django's send. (``send``
+        and ``TypedSignal.send`` inline it: a call costs about as much as
+        Django's whole empty send.)
         """
-        muted = muted_var.get()
+        if not self.receivers:
+            return None
+        muted = _get_muted()
         if muted and not muted.isdisjoint(self._mute_keys):
             return self._taps() if self._has_taps else None
-        if (
-            not self.receivers
-            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
-        ):
+        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return None
         if self._slow_path:
             return self._live_receivers_slow(sender)
@@ -463,15 +465,26 @@ class Signal(DjangoSignal):
         Async receivers make the send go through Django's own ``send``, which
         runs them concurrently (``asyncio.TaskGroup`` on Django 6.x).
         """
-        receivers = self._receivers_to_call(sender)
-        if receivers is None:
+        # _receivers_to_call(), inlined.
+        if not self.receivers:
             return []
-        if receivers[1]:
+        muted = _get_muted()
+        if muted and not muted.isdisjoint(self._mute_keys):
+            if not self._has_taps:
+                return []
+            sync, async_ = self._taps()
+        elif self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+            return []
+        elif self._slow_path:
+            sync, async_ = self._live_receivers_slow(sender)
+        else:
+            sync, async_ = DjangoSignal._live_receivers(self, sender)
+        if async_:
             return super().send(sender, **named)
-        return [
-            (receiver, receiver(signal=self, sender=sender, **named))
-            for receiver in receivers[0]
-        ]
+        responses = []  # a loop, not a comprehension: no extra frame on 3.11
+        for receiver in sync:
+            responses.append((receiver, receiver(signal=self, sender=sender, **named)))
+        return responses
 
     def send_robust(self, sender: Any, **named: Any) -> Responses:
         """As Django's: errors are logged and returned in place of results."""
@@ -698,15 +711,28 @@ class TypedSignal(Signal, Generic[P]):
             payload, self.payload_type
         ):
             raise self._wrong_payload(payload)
-        receivers = self._receivers_to_call(sender)
-        if receivers is None:
+        # _receivers_to_call(), inlined.
+        if not self.receivers:
             return []
-        if receivers[1]:
+        muted = _get_muted()
+        if muted and not muted.isdisjoint(self._mute_keys):
+            if not self._has_taps:
+                return []
+            sync, async_ = self._taps()
+        elif self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+            return []
+        elif self._slow_path:
+            sync, async_ = self._live_receivers_slow(sender)
+        else:
+            sync, async_ = DjangoSignal._live_receivers(self, sender)
+        if async_:
             return super().send(sender, payload=payload)
-        return [
-            (receiver, receiver(signal=self, sender=sender, payload=payload))
-            for receiver in receivers[0]
-        ]
+        responses: Responses = []
+        for receiver in sync:
+            responses.append(
+                (receiver, receiver(signal=self, sender=sender, payload=payload))
+            )
+        return responses
 
     def send_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         self, sender: object, payload: P
