@@ -10,6 +10,7 @@
         payload.changes["status"].old  # the previous value, no extra query
 """
 
+from .._exports import show_public_module
 from ._bulk import send_post_save
 from ._conditions import Condition, changed, created
 from ._payloads import (
@@ -45,3 +46,5 @@ __all__ = [
     "track_changes",
     "tracked_fields",
 ]
+
+show_public_module(__name__, __all__, globals())

@@ -6,6 +6,7 @@ pytest_plugin``, which pytest loads by itself; this package imports no pytest.
 
 from contextlib import suppress
 
+from .._exports import show_public_module
 from ._capture import Captured, CaptureSignal, assert_not_sent, assert_sent, capture
 from ._mixins import MuteSignals, MuteSignalsMixin
 
@@ -30,3 +31,5 @@ def _show_public_module() -> None:
 
 
 _show_public_module()
+
+show_public_module(__name__, __all__, globals())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django_typed_signals import TypedSignal, receiver
+from django_typed_signals.lifecycle import PostSave, changed
 
 from .models import Order
 
@@ -39,3 +40,16 @@ def record_revenue(sender: object, *, payload: OrderPaid, **kwargs: object) -> N
 def email_receipt(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
     note = f"mail the receipt for order #{payload.order.pk}"
     journal.append(f"email_receipt    (priority 30, on_commit): {note}")
+
+
+# A typed model event: runs only when a save moves the status to "paid", and
+# knows the previous value without a query (changed() tracks the field).
+@receiver(PostSave, sender=Order, when=changed("status", to=Order.Status.PAID))
+def status_paid(
+    sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+) -> None:
+    change = payload.changes["status"]
+    journal.append(
+        f"status_paid      (PostSave[Order]): order #{payload.instance.pk} "
+        f"{change.old} -> {change.new}"
+    )

@@ -15,7 +15,10 @@ class Command(BaseCommand):
     help = "Send shop.order_paid in a few ways and show what the receivers did."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.heading("1. send() inside a transaction: priority order, on_commit later")
+        self.heading(
+            "1. a save that changes the status, then send() inside a transaction:"
+            " priority order, on_commit later"
+        )
         with transaction.atomic():
             order = Order.objects.create(amount=Decimal("9.99"))
             created = [order.pk]
