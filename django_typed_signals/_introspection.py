@@ -20,7 +20,7 @@ from django.dispatch import Signal as DjangoSignal
 from django.dispatch.dispatcher import NONE_ID
 
 from ._groups import muted_keys
-from ._receivers import describe_callable
+from ._receivers import describe_callable, format_location
 from ._signal import Signal, TypedSignal, all_signals
 
 __all__ = [
@@ -73,9 +73,7 @@ class ReceiverRow:
     @property
     def location(self) -> str:
         """``file:line`` where the receiver is defined, or ``"?"``."""
-        if self.file is None:
-            return "?"
-        return self.file if self.line is None else f"{self.file}:{self.line}"
+        return format_location(self.file, self.line)
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,14 @@ class ReceiverInfo:
     @property
     def location(self) -> str:
         """``file:line`` where the receiver is defined, or ``"?"``."""
-        if self.file is None:
-            return "?"
-        return self.file if self.line is None else f"{self.file}:{self.line}"
+        return format_location(self.file, self.line)
+
+
+def format_location(file: str | None, line: int | None) -> str:
+    """``file:line``, ``file`` or ``"?"``: where a receiver is defined."""
+    if file is None:
+        return "?"
+    return file if line is None else f"{file}:{line}"
 
 
 def describe_callable(obj: object) -> tuple[str, str | None, int | None]:
