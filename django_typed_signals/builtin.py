@@ -182,30 +182,34 @@ class UserLoginFailed:
 
 # -- typed signals --------------------------------------------------------------
 
-request_started = TypedSignal(
+request_started: TypedSignal[RequestStarted] = TypedSignal(
     RequestStarted, name="builtin.request_started", groups=["request"]
 )
-request_finished = TypedSignal(
+request_finished: TypedSignal[RequestFinished] = TypedSignal(
     RequestFinished, name="builtin.request_finished", groups=["request"]
 )
-got_request_exception = TypedSignal(
+got_request_exception: TypedSignal[GotRequestException] = TypedSignal(
     GotRequestException, name="builtin.got_request_exception", groups=["request"]
 )
-setting_changed = TypedSignal(
+setting_changed: TypedSignal[SettingChanged] = TypedSignal(
     SettingChanged, name="builtin.setting_changed", groups=["settings"]
 )
-pre_migrate = TypedSignal(PreMigrate, name="builtin.pre_migrate", groups=["migrate"])
-post_migrate = TypedSignal(PostMigrate, name="builtin.post_migrate", groups=["migrate"])
-connection_created = TypedSignal(
+pre_migrate: TypedSignal[PreMigrate] = TypedSignal(
+    PreMigrate, name="builtin.pre_migrate", groups=["migrate"]
+)
+post_migrate: TypedSignal[PostMigrate] = TypedSignal(
+    PostMigrate, name="builtin.post_migrate", groups=["migrate"]
+)
+connection_created: TypedSignal[ConnectionCreated] = TypedSignal(
     ConnectionCreated, name="builtin.connection_created", groups=["db"]
 )
-user_logged_in = TypedSignal(
+user_logged_in: TypedSignal[UserLoggedIn] = TypedSignal(
     UserLoggedIn, name="builtin.user_logged_in", groups=["auth"]
 )
-user_logged_out = TypedSignal(
+user_logged_out: TypedSignal[UserLoggedOut] = TypedSignal(
     UserLoggedOut, name="builtin.user_logged_out", groups=["auth"]
 )
-user_login_failed = TypedSignal(
+user_login_failed: TypedSignal[UserLoginFailed] = TypedSignal(
     UserLoginFailed, name="builtin.user_login_failed", groups=["auth"]
 )
 

@@ -26,6 +26,11 @@ class Condition:
 
     __slots__ = ("description", "fields", "test")
 
+    test: Callable[[Any], bool]
+    description: str
+    fields: frozenset[str]
+    """Field names that must be tracked for this condition to work."""
+
     def __init__(
         self,
         test: Callable[[Any], bool],
@@ -35,7 +40,6 @@ class Condition:
         self.test = test
         self.description = description
         self.fields = fields
-        """Field names that must be tracked for this condition to work."""
 
     def __call__(self, payload: Any) -> bool:
         return self.test(payload)

@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from django.apps import AppConfig, apps
 from django.conf import settings
@@ -26,6 +26,7 @@ from django_typed_signals._introspection import (
     SignalDescription,
     describe_signals,
 )
+from django_typed_signals._receivers import format_location
 
 JSON_VERSION = 1
 FORMATS = ("table", "json", "mermaid")
@@ -37,15 +38,18 @@ _INSTALLED_DIRS = frozenset({"site-packages", "dist-packages"})
 
 
 class Command(BaseCommand):
+    """``manage.py list_receivers``: see ``docs/list_receivers.md``."""
+
     help = (
         "List every signal and its receivers: dotted path, file:line, sender, "
         "priority, groups, dispatch_uid, mode, weak or strong, muted state."
     )
     # An introspection tool must work while system checks fail: it is how
     # one finds the receiver they complain about.
-    requires_system_checks = ()
+    requires_system_checks: list[str] | tuple[str, ...] | Literal["__all__"] = ()
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """Filters (repeatable), output format and table width."""
         parser.add_argument(
             "--app",
             action="append",
@@ -94,6 +98,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Describe the signals, apply the filters, print the chosen format."""
         descriptions = describe_signals()
         selection = Selection.resolve(
             descriptions,
@@ -286,7 +291,7 @@ class PathShortener:
     """
 
     def __init__(self, base_dir: Path) -> None:
-        self.base_dir = Path(os.path.realpath(base_dir))
+        self.base_dir: Path = Path(os.path.realpath(base_dir))
         roots = {Path(os.path.realpath(entry)) for entry in sys.path if entry}
         self._roots = sorted(roots, key=lambda root: len(root.parts), reverse=True)
 
@@ -304,10 +309,8 @@ class PathShortener:
         return path.as_posix()
 
     def location(self, row: ReceiverRow) -> str:
-        file = self(row.file)
-        if file is None:
-            return "?"
-        return file if row.line is None else f"{file}:{row.line}"
+        """The row's ``file:line``, shortened."""
+        return format_location(self(row.file), row.line)
 
 
 # -- table ----------------------------------------------------------------
