@@ -187,6 +187,8 @@ class Signal(DjangoSignal):
         self._call_options: dict[object, _Connection] = {}
         self._match_subclasses = False
         self._wraps_receivers = False
+        self._observing = False
+        self._whens: dict[object, Callable[[Any], bool]] = {}
         self._slow_path = False
         _all_signals.add(self)
         self._refresh_dispatch_path()
@@ -412,27 +414,40 @@ class Signal(DjangoSignal):
                 self._refresh_dispatch_path()
 
     def _refresh_dispatch_path(self) -> None:
-        """Choose Django's plain path or the observing one for this signal."""
+        """Choose, per send method, Django's plain path or the wrapping one.
+
+        Receivers are wrapped (``ObservedReceiver``) while observers, an
+        error handler, or ``on_commit``/``timeout``/``when`` receivers need it.
+        ``TypedSignal.send`` checks ``when`` conditions itself, so conditions
+        alone keep the plain path for it.
+        """
         connections = self._connections.values()
         self._call_options = {
             c.receiver_id: c
             for c in connections
             if c.on_commit or c.timeout or c.when is not None
         }
+        self._whens = {c.receiver_id: c.when for c in connections if c.when}
         self._match_subclasses = any(c.match_subclasses for c in connections)
         self._has_taps = any(c.ignores_mute for c in connections)
-        wraps = bool(observers() or self.on_error is not None or self._call_options)
-        if wraps != self._wraps_receivers:
+        self._observing = bool(
+            observers()
+            or self.on_error is not None
+            or any(c.on_commit or c.timeout for c in connections)
+        )
+        self._wraps_receivers = self._observing or bool(self._whens)
+        self._slow_path = self._wraps_receivers or self._match_subclasses
+        for method_name in _SEND_METHODS:
             # Wrapped receivers must not leak into the (receiver, response)
-            # pairs: while wrapping, the send methods unwrap their results.
-            # Instance attributes keep the unwrapped path free of this cost.
-            for method_name in _SEND_METHODS:
-                if wraps:
-                    setattr(self, method_name, _unwrapping(self, method_name))
-                else:
-                    self.__dict__.pop(method_name, None)
-            self._wraps_receivers = wraps
-        self._slow_path = wraps or self._match_subclasses
+            # pairs: methods that may meet them unwrap their results.
+            # Instance attributes keep the other paths free of this cost.
+            wrapped = (
+                self._observing if method_name == "send" else self._wraps_receivers
+            )
+            if not wrapped:
+                self.__dict__.pop(method_name, None)
+            elif method_name not in self.__dict__:
+                setattr(self, method_name, _unwrapping(self, method_name))
 
     # -- sending ----------------------------------------------------------
 
@@ -721,14 +736,23 @@ class TypedSignal(Signal, Generic[P]):
             sync, async_ = self._taps()
         elif self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return []
-        elif self._slow_path:
+        elif self._observing:  # wrappers; this method's instance twin unwraps
             sync, async_ = self._live_receivers_slow(sender)
+        elif self._match_subclasses and isinstance(sender, type):
+            sync, async_ = self._receivers_for_class(sender)
         else:
             sync, async_ = DjangoSignal._live_receivers(self, sender)
         if async_:
-            return super().send(sender, payload=payload)
+            sent = super().send(sender, payload=payload)
+            return [(unwrap(r), response) for r, response in sent]
+        whens = self._whens  # checked here, without wrappers
         responses: Responses = []
         for receiver in sync:
+            if whens:
+                when = whens.get(_make_id(receiver))
+                if when is not None and not when(payload):
+                    responses.append((receiver, None))
+                    continue
             responses.append(
                 (receiver, receiver(signal=self, sender=sender, payload=payload))
             )

@@ -146,3 +146,89 @@ def test_use_caching_with_none_sender() -> None:
     signal.send(None, OrderPaid(1, Decimal(1)))
     signal.send(None, OrderPaid(2, Decimal(1)))
     assert seen == [1, 2]
+
+
+class Sender:
+    pass
+
+
+class SubSender(Sender):
+    pass
+
+
+def when_signal() -> tuple[TypedSignal[OrderPaid], list[int], object, object]:
+    signal = TypedSignal(OrderPaid)
+    calls: list[int] = []
+
+    def big(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        calls.append(payload.order_id)
+        return "big"
+
+    def always(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        return "always"
+
+    signal.connect(big, when=lambda p: p.amount > 100, sender=Sender, weak=False)
+    signal.connect(always, sender=Sender, weak=False)
+    return signal, calls, big, always
+
+
+def test_when_condition_skips_the_receiver_and_answers_none() -> None:
+    signal, calls, big, always = when_signal()
+    assert signal.send(Sender, OrderPaid(1, Decimal(5))) == [
+        (big, None),
+        (always, "always"),
+    ]
+    assert signal.send(Sender, OrderPaid(2, Decimal(500))) == [
+        (big, "big"),
+        (always, "always"),
+    ]
+    assert calls == [2]
+    # Conditions alone keep send() on the plain path: no wrapping twin.
+    assert "send" not in vars(signal)
+
+
+@pytest.mark.parametrize("method", ["send_robust", "asend", "asend_robust"])
+def test_when_condition_applies_to_every_send_method(method: str) -> None:
+    signal, calls, big, always = when_signal()
+    result = getattr(signal, method)(Sender, OrderPaid(1, Decimal(5)))
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    assert result == [(big, None), (always, "always")]
+    assert calls == []
+
+
+def test_when_condition_with_async_receivers_under_send() -> None:
+    signal, calls, big, always = when_signal()
+
+    async def later(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        return "later"
+
+    signal.connect(later, when=lambda p: p.order_id == 9, sender=Sender)
+    responses = signal.send(Sender, OrderPaid(8, Decimal(500)))
+    assert responses == [(big, "big"), (always, "always"), (later, None)]
+    assert calls == [8]
+
+
+def test_when_condition_with_an_observer_and_subclass_senders() -> None:
+    from django_typed_signals import ReceiverCall, add_observer, remove_observer
+
+    signal, calls, big, always = when_signal()
+
+    def wide(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        return "wide"
+
+    signal.connect(
+        wide, sender=Sender, match_subclasses=True, when=lambda p: p.order_id > 1
+    )
+    seen: list[ReceiverCall] = []
+    add_observer(seen.append)
+    try:
+        observed = signal.send(Sender, OrderPaid(1, Decimal(500)))
+    finally:
+        remove_observer(seen.append)
+    plain = signal.send(SubSender, OrderPaid(2, Decimal(500)))
+
+    assert observed == [(big, "big"), (always, "always"), (wide, None)]
+    assert [c.receiver for c in seen] == [big, always]
+    assert plain == [(wide, "wide")]
+    assert calls == [1]

@@ -44,20 +44,21 @@ __all__ = [
     "pre_save",
 ]
 
+# Senders are model classes, as for Django's own model signals: cache by them.
 pre_save: TypedSignal[PreSave[Any]] = TypedSignal(
-    PreSave, name="lifecycle.pre_save", groups=["model"]
+    PreSave, name="lifecycle.pre_save", groups=["model"], use_caching=True
 )
 post_save: TypedSignal[PostSave[Any]] = TypedSignal(
-    PostSave, name="lifecycle.post_save", groups=["model"]
+    PostSave, name="lifecycle.post_save", groups=["model"], use_caching=True
 )
 pre_delete: TypedSignal[PreDelete[Any]] = TypedSignal(
-    PreDelete, name="lifecycle.pre_delete", groups=["model"]
+    PreDelete, name="lifecycle.pre_delete", groups=["model"], use_caching=True
 )
 post_delete: TypedSignal[PostDelete[Any]] = TypedSignal(
-    PostDelete, name="lifecycle.post_delete", groups=["model"]
+    PostDelete, name="lifecycle.post_delete", groups=["model"], use_caching=True
 )
 m2m_changed: TypedSignal[M2MChanged[Any]] = TypedSignal(
-    M2MChanged, name="lifecycle.m2m_changed", groups=["model"]
+    M2MChanged, name="lifecycle.m2m_changed", groups=["model"], use_caching=True
 )
 
 
@@ -173,8 +174,8 @@ class _Route:
         self.typed.send(sender, self.build(sender, **kwargs))
 
     def send_for_model(self, sender: type[Model], **kwargs: Any) -> None:
-        if not self.every_model:
-            self.send(sender, **kwargs)
+        if not self.every_model:  # else send() is connected and does it
+            self.typed.send(sender, self.build(sender, **kwargs))
 
     def connect(self, sender: type[Model] | None) -> None:
         label = "*" if sender is None else sender._meta.label

@@ -452,6 +452,16 @@ def test_example_project_output_matches_snapshot(
     result = manage("list_receivers", "--app", "shop", "--format", output_format)
     assert result.returncode == 0, result.stderr
     output = result.stdout.replace(str(REPO), "<repo>")
+    # Line numbers inside this package move with every edit to it; the
+    # example project's own lines are what the snapshot pins.
+    output = re.sub(r"((?:_wiring|builtin)\.py):\d+", r"\1:N", output)
+    if output_format == "json":
+        document = json.loads(output)
+        for signal in document["signals"]:
+            for row in signal["receivers"]:
+                if row["file"] and row["file"].startswith("django_typed_signals/"):
+                    row["line"] = "N"
+        output = json.dumps(document, indent=2, sort_keys=True) + "\n"
     path = SNAPSHOTS / f"list_receivers.{snapshot}"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(output, encoding="utf-8")
