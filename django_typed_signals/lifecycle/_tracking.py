@@ -2,9 +2,10 @@
 
 Costs are paid only by tracked models and only for tracked fields:
 
-* ``from_db`` (every row a queryset loads) stores one dict in the instance
-  ``__dict__``: immutable values as they are, mutable ones (JSON lists and
-  dicts) frozen with ``marshal``, far cheaper than ``deepcopy``;
+* ``from_db`` (every row a queryset loads) stores one tuple in the instance
+  ``__dict__``, taken with one ``itemgetter`` call: values as they are, except
+  in fields that may hold mutable ones (JSON lists and dicts), which are
+  frozen with ``marshal``, far cheaper than ``deepcopy``;
 * nothing in ``__init__``, no descriptors, no ``__setattr__``: attribute reads
   and writes stay at plain speed;
 * changes are computed when a signal is sent, so ``on_commit`` receivers
@@ -27,20 +28,25 @@ import decimal
 import marshal
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Final, cast
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Field, Model
 
 from ._payloads import NO_CHANGES, FieldChange
 
 __all__ = ["changes", "track_changes", "tracked_fields"]
 
-# Instance attribute holding {attname: frozen value}; a class attribute holds
-# {attname: field name} for the tracked fields (inherited by subclasses).
+# Instance attribute holding a tuple of (frozen) values, in the order of the
+# plan's attnames. Class attributes, inherited by subclasses: TRACKED holds
+# {attname: field name}, PLAN the _Plan built from it. Fields are only ever
+# added at the end, so a baseline taken before is a prefix that still lines up.
 BASELINE = "_typed_signals_baseline"
 TRACKED = "_typed_signals_tracked"
+PLAN = "_typed_signals_plan"
 
 _IMMUTABLE: frozenset[type] = frozenset(
     {
@@ -60,34 +66,119 @@ _IMMUTABLE: frozenset[type] = frozenset(
     }
 )
 
+# Django's own fields (these exact classes, not subclasses: a CharField
+# subclass may well return a list) whose values are always immutable.
+_IMMUTABLE_FIELDS: frozenset[type[Field[Any, Any]]] = frozenset(
+    {
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallAutoField,
+        models.BigIntegerField,
+        models.BooleanField,
+        models.CharField,
+        models.DateField,
+        models.DateTimeField,
+        models.DecimalField,
+        models.DurationField,
+        models.EmailField,
+        models.FloatField,
+        models.GenericIPAddressField,
+        models.IntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.SlugField,
+        models.SmallIntegerField,
+        models.TextField,
+        models.TimeField,
+        models.URLField,
+        models.UUIDField,
+    }
+)
+
 _install_lock = threading.Lock()
 
 
-class _Frozen:
-    """A mutable value kept as bytes (or a deep copy when marshal can't)."""
-
-    __slots__ = ("data", "marshalled")
-
-    def __init__(self, value: Any) -> None:
-        try:
-            self.data: object = marshal.dumps(value)
-            self.marshalled = True
-        except ValueError:  # objects marshal does not know
-            self.data = copy.deepcopy(value)
-            self.marshalled = False
-
-    def thaw(self) -> object:
-        if self.marshalled:
-            return marshal.loads(cast(bytes, self.data))
-        return copy.deepcopy(self.data)
+class _Missing:
+    def __repr__(self) -> str:
+        return "NOT_LOADED"
 
 
-def _freeze(value: object) -> object:
-    return value if type(value) in _IMMUTABLE else _Frozen(value)
+NOT_LOADED: Final = _Missing()
+"""The baseline of a deferred field that was not loaded."""
+
+_DEEP_COPY: Final = object()
+
+# A frozen value is a tuple: (marshal bytes,) or (deep copy, _DEEP_COPY). A
+# tuple is never kept as it is (it is not in _IMMUTABLE), so this is unambiguous.
+
+
+def _freeze(value: Any) -> object:
+    if type(value) in _IMMUTABLE:
+        return value
+    try:
+        return (marshal.dumps(value),)
+    except ValueError:  # objects marshal does not know
+        return (copy.deepcopy(value), _DEEP_COPY)
 
 
 def _thaw(value: object) -> object:
-    return value.thaw() if type(value) is _Frozen else value
+    if type(value) is not tuple:
+        return value
+    frozen: tuple[Any, ...] = value
+    if len(frozen) == 1:
+        return marshal.loads(frozen[0])
+    return copy.deepcopy(frozen[0])
+
+
+def _may_be_mutable(field: Field[Any, Any]) -> bool:
+    if isinstance(field, models.ForeignKey):  # its attname holds the target's pk
+        return _may_be_mutable(field.target_field)
+    return type(field) not in _IMMUTABLE_FIELDS
+
+
+class _Plan:
+    """How to take the baseline of one model's tracked fields, fast."""
+
+    __slots__ = ("attnames", "freeze_at", "snapshot")
+
+    def __init__(self, model: type[Model], tracked: Mapping[str, str]) -> None:
+        self.attnames = tuple(tracked)
+        fields = [model._meta.get_field(name) for name in tracked.values()]
+        # Positions whose value may be mutable: checked (and frozen) per row.
+        self.freeze_at = tuple(
+            i
+            for i, field in enumerate(fields)
+            if isinstance(field, Field) and _may_be_mutable(field)
+        )
+        self.snapshot: Callable[[dict[str, Any]], tuple[Any, ...]]
+        if len(self.attnames) == 1:
+            get_one = itemgetter(self.attnames[0])
+            self.snapshot = lambda loaded: (get_one(loaded),)
+        else:  # one C call: KeyError when a field is deferred
+            self.snapshot = itemgetter(*self.attnames)
+
+    def take(self, loaded: dict[str, Any]) -> tuple[object, ...]:
+        """The baseline of an instance ``__dict__`` (``from_db`` inlines this)."""
+        try:
+            values = self.snapshot(loaded)
+        except KeyError:
+            return self.take_partial(loaded)
+        return self.freeze(values) if self.freeze_at else values
+
+    def take_partial(self, loaded: dict[str, Any]) -> tuple[object, ...]:
+        """The baseline when some fields are deferred: nothing to compare them with."""
+        return tuple(
+            _freeze(loaded[attname]) if attname in loaded else NOT_LOADED
+            for attname in self.attnames
+        )
+
+    def freeze(self, values: tuple[object, ...]) -> tuple[object, ...]:
+        """``values`` with the ones at ``freeze_at`` frozen if mutable."""
+        frozen = list(values)
+        for i in self.freeze_at:
+            frozen[i] = _freeze(frozen[i])
+        return tuple(frozen)
 
 
 def tracked_fields(model: type[Model]) -> Mapping[str, str]:
@@ -133,6 +224,7 @@ def track_changes(model: type[Model], *fields: str) -> None:
             return
         current.update(wanted)
         setattr(model, TRACKED, current)
+        setattr(model, PLAN, _Plan(model, current))
         _install(model)
 
 
@@ -158,11 +250,16 @@ def _install(model: type[Model]) -> None:
     ) -> Model:
         instance = original_from_db(cls, db, field_names, values, **kwargs)
         loaded = instance.__dict__
-        loaded[BASELINE] = {
-            attname: _freeze(loaded[attname])
-            for attname in getattr(cls, TRACKED)
-            if attname in loaded
-        }
+        # _Plan.take(), inlined: this runs for every row a queryset loads.
+        plan: _Plan = getattr(cls, PLAN)
+        try:
+            baseline = plan.snapshot(loaded)
+        except KeyError:
+            baseline = plan.take_partial(loaded)
+        else:
+            if plan.freeze_at:
+                baseline = plan.freeze(baseline)
+        loaded[BASELINE] = baseline
         return cast(Model, instance)
 
     def refresh_from_db(
@@ -206,19 +303,28 @@ def _install(model: type[Model]) -> None:
 
 def reset_baseline(instance: Model, fields: Iterable[str] | None = None) -> None:
     """Take the current values as the new baseline (all or some fields)."""
-    tracked = tracked_fields(type(instance))
-    if not tracked:
+    model = type(instance)
+    plan: _Plan | None = getattr(model, PLAN, None)
+    if plan is None:
         return
     current = vars(instance)
-    baseline: dict[str, object] = current.setdefault(BASELINE, {})
     if fields is None:
-        chosen: Iterable[str] = tracked
+        baseline = plan.take(current)
+        if NOT_LOADED not in baseline:
+            current[BASELINE] = baseline
+            return
+        chosen: frozenset[str] | None = None
     else:
-        by_name = {name: attname for attname, name in tracked.items()}
-        chosen = [by_name.get(f, f) for f in fields]
-    for attname in chosen:
-        if attname in tracked and attname in current:
-            baseline[attname] = _freeze(current[attname])
+        by_name = {name: attname for attname, name in tracked_fields(model).items()}
+        chosen = frozenset(by_name.get(f, f) for f in fields)
+    # A field not saved (or not loaded) keeps the baseline it had.
+    old: tuple[object, ...] = current.get(BASELINE) or ()
+    current[BASELINE] = tuple(
+        _freeze(current[attname])
+        if (chosen is None or attname in chosen) and attname in current
+        else (old[i] if i < len(old) else NOT_LOADED)
+        for i, attname in enumerate(plan.attnames)
+    )
 
 
 def changes(
@@ -231,16 +337,21 @@ def changes(
     With ``fields`` (names, as in ``update_fields``) only those are compared.
     """
     current = vars(instance)
-    baseline: dict[str, object] | None = current.get(BASELINE)
+    baseline: tuple[object, ...] | None = current.get(BASELINE)
     if not baseline:
         return NO_CHANGES
-    tracked = tracked_fields(type(instance))
+    model = type(instance)
+    tracked = tracked_fields(model)
+    attnames: tuple[str, ...] = getattr(model, PLAN).attnames
     only = frozenset(fields) if fields is not None else None
     found: dict[str, FieldChange] = {}
-    for attname, frozen in baseline.items():
-        name = tracked.get(attname, attname)
-        if (only is not None and name not in only and attname not in only) or (
-            attname not in current
+    # A baseline taken before more fields were tracked is shorter: a prefix.
+    for attname, frozen in zip(attnames, baseline, strict=False):
+        name = tracked[attname]
+        if (
+            frozen is NOT_LOADED
+            or attname not in current
+            or (only is not None and name not in only and attname not in only)
         ):
             continue
         old = _thaw(frozen)

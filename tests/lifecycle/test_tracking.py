@@ -180,3 +180,40 @@ def test_many_to_many_fields_cannot_be_tracked() -> None:
 def test_track_changes_needs_a_model_class() -> None:
     with pytest.raises(TypeError, match="takes a model class"):
         track_changes("testapp.Order")  # type: ignore[arg-type]
+
+
+def test_values_marshal_cannot_take_are_deep_copied() -> None:
+    from django_typed_signals.lifecycle._tracking import reset_baseline
+
+    order = saved_order(data={})
+    order.data = {"price": Decimal("1.50")}  # marshal refuses Decimal
+    reset_baseline(order)  # what save() does, without the JSON encoding
+    order.data["price"] = Decimal("2.00")
+    assert changes(order) == {
+        "data": FieldChange({"price": Decimal("1.50")}, {"price": Decimal("2.00")})
+    }
+
+
+def test_deferred_field_then_save_keeps_it_unreported() -> None:
+    order = saved_order(status="draft", note="kept")
+    only = Order.objects.only("status").get(pk=order.pk)
+    only.status = "paid"
+    only.save()
+    assert changes(only) == {}
+    only.status = "shipped"
+    assert changes(only) == {"status": FieldChange("paid", "shipped")}
+
+
+def test_fields_tracked_after_an_instance_was_loaded() -> None:
+    from tests.testapp.models import Item
+
+    customer = Customer.objects.create(name="c")
+    order = Order.objects.create()
+    item = Item.objects.get(pk=Item.objects.create(order=order, sku="a").pk)
+    track_changes(Item, "sku")
+    item.sku = "b"  # loaded before tracking: no baseline for sku yet
+    assert changes(item) == {}
+    item.save()
+    item.sku = "c"
+    assert changes(item) == {"sku": FieldChange("b", "c")}
+    assert customer.pk is not None
