@@ -1,0 +1,551 @@
+#!/usr/bin/env python
+"""Change-tracking cost of django_typed_signals next to plain Django and peers.
+
+A report, not a test. One table, ten columns, one model class per variant
+(``benchmarks/tracking_app``): plain Django, ours and, when installed,
+django-lifecycle, django-model-utils' ``FieldTracker``, django-dirtyfields and
+django-tracking-model, all measured in one process:
+
+* loading a queryset (``list(qs)`` and ``qs.iterator()``), 1 and 3 tracked fields;
+* constructing instances (``Model(**kwargs)``);
+* a ``save()`` whose one receiver fires because ``status`` changed;
+* memory per loaded instance (tracemalloc).
+
+    python benchmarks/tracking.py             # 100,000 rows, about 5 minutes
+    python benchmarks/tracking.py --quick     # 10,000 rows, about 40 seconds
+    python benchmarks/tracking.py --no-peers  # plain Django and ours only
+    python benchmarks/tracking.py --check     # exit 1 when one of ours is over
+
+Times are CPU time of the benchmark thread (SQLite runs in it, in memory), so
+other processes on the machine disturb the numbers less than wall time would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import decimal
+import gc
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+for path in (REPO_ROOT, BENCH_DIR):
+    # Benchmark the checkout this script lives in, not an installed copy.
+    if path not in sys.path:
+        sys.path.insert(0, path)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracking_app.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import tracking_app.receivers  # noqa: E402, F401  (connects the receivers)
+from django.db import connection  # noqa: E402
+from tracking_app import models as m  # noqa: E402
+
+TARGETS = {"load": 1.10, "construct": 1.05, "save": 1.10}
+OURS = ("typed", "typed-scalars")  # the rows with a target
+STATUSES = ("paid", "shipped")  # saves alternate: every save changes status
+CLOCK = time.thread_time  # CPU time: a busy neighbour process does not count
+SCALARS_LABEL = "  ours, 3 scalar fields"
+
+
+# --------------------------------------------------------------------------
+# Variants: one model for 1 tracked field, one for 3 (the same one when the
+# library tracks every field anyway).
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Variant:
+    key: str  # also the key of its receiver's call count in ``m.FIRED``
+    label: str
+    one: Any  # tracks m.ONE_FIELD; the model constructed and saved
+    three: Any  # tracks m.THREE_FIELDS
+
+
+PEERS = (
+    # (key, distribution, 1-field model, 3-field model)
+    ("lifecycle", "django-lifecycle", "LifecycleOrder", "LifecycleOrder"),
+    ("model-utils", "django-model-utils", "ModelUtilsOrder1", "ModelUtilsOrder3"),
+    ("dirtyfields", "django-dirtyfields", "DirtyOrder1", "DirtyOrder3"),
+    (
+        "tracking-model",
+        "django-tracking-model",
+        "TrackingModelOrder1",
+        "TrackingModelOrder3",
+    ),
+)
+
+
+def variants(peers: bool) -> tuple[list[Variant], dict[str, str]]:
+    """The variants to run, and the peer libraries left out with the reason."""
+    found = [
+        Variant("plain", "plain Django", m.PlainOrder, m.PlainOrder),
+        Variant("typed", "django-typed-signals", m.TypedOrder1, m.TypedOrder3),
+    ]
+    missing: dict[str, str] = {}
+    for key, dist, one, three in PEERS if peers else ():
+        if dist in m.UNAVAILABLE:
+            missing[dist] = m.UNAVAILABLE[dist]
+        else:
+            found.append(Variant(key, dist, getattr(m, one), getattr(m, three)))
+    return found, missing
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+BASE_TIME = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def order_kwargs(i: int, customer_id: int) -> dict[str, Any]:
+    return {
+        "status": "new",
+        "amount": decimal.Decimal(f"{i % 1000}.{i % 100:02d}"),
+        "customer_id": customer_id,
+        "data": {"sku": f"SKU-{i % 500}", "lines": [1, 2, 3], "gift": i % 7 == 0},
+        "note": f"order note {i}",
+        "quantity": i % 10 + 1,
+        "paid": i % 2 == 0,
+        "created_at": BASE_TIME + datetime.timedelta(seconds=i),
+        "reference": f"ORD-{i:08d}",
+    }
+
+
+def create_rows(rows: int) -> int:
+    """Create the tables and ``rows`` orders; return a customer's pk."""
+    with connection.schema_editor() as editor:
+        editor.create_model(m.Customer)
+        editor.create_model(m.PlainOrder)
+    customers = m.Customer.objects.bulk_create(
+        m.Customer(name=f"customer {i}") for i in range(100)
+    )
+    ids = [c.pk for c in customers]
+    m.PlainOrder.objects.bulk_create(
+        (m.PlainOrder(**order_kwargs(i, ids[i % len(ids)])) for i in range(rows)),
+        batch_size=5000,
+    )
+    return ids[0]
+
+
+# --------------------------------------------------------------------------
+# Tasks: each call runs once and returns the seconds it took.
+# --------------------------------------------------------------------------
+
+Task = Callable[[], float]
+
+
+def timed(run: Callable[[], object]) -> float:
+    gc.disable()
+    try:
+        start = CLOCK()
+        result = run()
+        elapsed = CLOCK() - start
+    finally:
+        gc.enable()
+    del result  # instances a list holds are freed outside the timing
+    return elapsed
+
+
+def load_list(model: Any) -> Task:
+    return lambda: timed(lambda: list(model.objects.all()))
+
+
+def load_iterator(model: Any) -> Task:
+    def run() -> None:
+        for _ in model.objects.iterator():
+            pass
+
+    return lambda: timed(run)
+
+
+def construct(model: Any, count: int, kwargs: dict[str, Any]) -> Task:
+    def run() -> None:
+        for _ in range(count):
+            model(**kwargs)
+
+    return lambda: timed(run)
+
+
+SAVES: dict[str, int] = {}
+"""Variant key -> saves run, to check that every save fired its receiver."""
+
+
+def save(variant: Variant, count: int, pk: int) -> Task:
+    instance = variant.one.objects.get(pk=pk)  # loaded: tracking has a baseline
+
+    def run() -> None:
+        for i in range(count):
+            instance.status = STATUSES[i & 1]
+            instance.save()
+
+    def task() -> float:
+        SAVES[variant.key] = SAVES.get(variant.key, 0) + count
+        return timed(run)
+
+    return task
+
+
+# --------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Case:
+    title: str
+    kind: str  # key of TARGETS
+    per: int  # operations in one run; times are reported per operation
+    unit: str
+    repeats: int
+    tasks: dict[str, Task]  # variant key -> task
+    times: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    same_as: dict[str, Case] = dataclasses.field(default_factory=dict)
+    """Variant key -> the case whose measurement this one reuses."""
+
+    def series(self, key: str) -> list[float]:
+        return self.same_as[key].times[key] if key in self.same_as else self.times[key]
+
+    def ratios(self, key: str) -> list[float]:
+        plain = self.same_as.get(key, self)
+        pairs = zip(self.series(key), plain.times["plain"], strict=True)
+        return [t / p for t, p in pairs]
+
+    def ratio(self, key: str) -> float:
+        return statistics.median(self.ratios(key))
+
+    def verdict(self, key: str) -> str:
+        if key not in OURS:
+            return ""
+        target = TARGETS[self.kind]
+        return f"<={target:.2f} {'PASS' if self.ratio(key) <= target else 'OVER'}"
+
+
+def order_for(keys: list[str], repeat: int) -> list[str]:
+    """The run order of one repeat.
+
+    Peers rotate so that drift lands on each of them alike; plain Django and
+    ours always run back to back (taking turns at going first), so the ratio
+    that has a target compares two runs as close in time as can be.
+    """
+    pair = ["plain", "typed"] if repeat % 2 == 0 else ["typed", "plain"]
+    others = [k for k in keys if k not in pair]
+    if others:
+        shift = repeat % len(others)
+        others = others[shift:] + others[:shift]
+    at = repeat % (len(others) + 1)
+    return others[:at] + pair + others[at:]
+
+
+def run_cases(cases: list[Case]) -> None:
+    for case in cases:
+        case.times = {key: [] for key in case.tasks}
+    for repeat in range(max(case.repeats for case in cases)):
+        for case in cases:
+            if repeat < case.repeats:
+                for key in order_for(list(case.tasks), repeat):
+                    case.times[key].append(case.tasks[key]() / case.per * 1e6)
+
+
+def warm_up(vs: list[Variant], pk: int, kwargs: dict[str, Any]) -> dict[str, str]:
+    """Run every variant's code once; return the peers that failed, and why."""
+    failed: dict[str, str] = {}
+    for v in list(vs):
+        try:
+            for model in {v.one, v.three}:
+                list(model.objects.all()[:2000])
+                for _ in model.objects.all()[:2000].iterator():
+                    pass
+                for _ in range(2000):
+                    model(**kwargs)
+            save(v, 50, pk)()
+        except Exception as exc:
+            if v.key in ("plain", "typed"):
+                raise
+            vs.remove(v)  # a peer that breaks on this Django is reported, not run
+            failed[v.label] = m.reason(exc)
+    return failed
+
+
+def memory_per_instance(model: Any, rows: int) -> float:
+    """Bytes a loaded instance keeps alive, averaged over ``rows`` of them."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        objs = list(model.objects.all()[:rows])
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (after - before) / len(objs)
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def print_header(
+    mode: str, vs: list[Variant], missing: dict[str, str], rows: int
+) -> None:
+    print("django-typed-signals change-tracking benchmark")
+    print(
+        f"  python   {platform.python_version()} ({platform.python_implementation()})"
+        f" on {platform.machine()}, {os.cpu_count()} CPU(s)"
+    )
+    print(
+        f"  django   {django.get_version()}, SQLite {sqlite3.sqlite_version} in memory"
+    )
+    for v in vs:
+        if v.key != "plain":
+            print(f"  {v.label:<22} {version(v.label)}")
+    for dist, reason in missing.items():
+        print(f"  {dist:<22} n/a ({reason})")
+    print(
+        f"  mode     {mode}: {rows:,} rows of 10 fields; CPU time of this thread, "
+        "gc off while timing"
+    )
+    print(
+        f"  tracked  1 field: {', '.join(m.ONE_FIELD)}; "
+        f"3 fields: {', '.join(m.THREE_FIELDS)} (a JSON dict); "
+        f"3 scalar fields: {', '.join(m.THREE_SCALARS)}"
+    )
+    print(
+        "  columns  median and min of the repeats, per operation; ratio: median "
+        "of the per-repeat variant / plain Django (range: lowest-highest)"
+    )
+
+
+def print_case(case: Case, labels: dict[str, str]) -> None:
+    print()
+    print(f"{case.title}  [{case.repeats} repeats]")
+    print(
+        f"  {'variant':<28} {'median ' + case.unit:>14} {'min ' + case.unit:>14} "
+        f"{'ratio':>6} {'range':>11}  target"
+    )
+    for key, label in labels.items():
+        if key not in case.tasks and key not in case.same_as:
+            continue
+        times = case.series(key)
+        if key == "plain":
+            ratio, spread = "1.00", ""
+        else:
+            ratios = case.ratios(key)
+            ratio = f"{case.ratio(key):.2f}"
+            spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+        if key in case.same_as:
+            label += " (=1 field)"
+        print(
+            f"  {label:<28} {statistics.median(times):14.2f} {min(times):14.2f} "
+            f"{ratio:>6} {spread:>11}  {case.verdict(key)}"
+        )
+
+
+def print_memory(
+    vs: list[Variant], memory: dict[tuple[str, int], float], rows: int
+) -> None:
+    print()
+    print(f"Memory per loaded instance, bytes (tracemalloc, {rows:,} rows)")
+    print(f"  {'variant':<26} {'1 field':>9} {'3 fields':>9} {'over plain':>14}")
+    plain = memory["plain", 1]
+    for v in vs:
+        one, three = memory[v.key, 1], memory[v.key, 3]
+        extra = "" if v.key == "plain" else f"+{one - plain:.0f} / +{three - plain:.0f}"
+        print(f"  {v.label:<26} {one:9.0f} {three:9.0f} {extra:>14}")
+        if v.key == "typed":
+            scalars = memory["typed-scalars", 3]
+            extra = f"+{scalars - plain:.0f}"
+            print(f"  {SCALARS_LABEL:<26} {'':>9} {scalars:9.0f} {extra:>14}")
+
+
+def print_summary(
+    cases: list[Case],
+    vs: list[Variant],
+    memory: dict[tuple[str, int], float],
+    missing: dict[str, str],
+) -> None:
+    print()
+    print("Summary: median ratio to plain Django; memory in bytes per instance")
+    heads = ["list 1f", "list 3f", "iter 1f", "iter 3f", "init", "save"]
+    print(
+        f"  {'variant':<24}"
+        + "".join(f"{h:>8}" for h in heads)
+        + f"{'mem 1f':>8}{'mem 3f':>8}"
+    )
+    for v in vs:
+        cells = [
+            "1.00" if v.key == "plain" else f"{case.ratio(v.key):.2f}" for case in cases
+        ]
+        print(
+            f"  {v.label:<24}"
+            + "".join(f"{c:>8}" for c in cells)
+            + f"{memory[v.key, 1]:8.0f}{memory[v.key, 3]:8.0f}"
+        )
+        if v.key == "typed":
+            cells = [
+                f"{case.ratio('typed-scalars'):.2f}"
+                if "typed-scalars" in case.tasks
+                else "-"
+                for case in cases
+            ]
+            print(
+                f"  {SCALARS_LABEL:<24}"
+                + "".join(f"{c:>8}" for c in cells)
+                + f"{'-':>8}{memory['typed-scalars', 3]:8.0f}"
+            )
+    for dist, reason in missing.items():
+        print(f"  {dist:<24} n/a ({reason})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 rows, fewer saves: a smoke run"
+    )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="only plain Django and django-typed-signals",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="repeats of each load (default 5); construction and saves get "
+        "three times as many",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a django-typed-signals row is over its target",
+    )
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    if args.quick:
+        rows, constructions, saves = 10_000, 5_000, 200
+    else:
+        rows, constructions, saves = 100_000, 10_000, 500
+    memory_rows = 2_000  # tracemalloc slows down a lot past a few thousand
+    load_repeats = max(args.repeats, 1)  # medians want 5 or more
+    small_repeats = 3 * load_repeats  # short runs: more of them
+
+    vs, missing = variants(peers=not args.no_peers)
+    customer_id = create_rows(rows)
+    kwargs = order_kwargs(7, customer_id)
+    missing |= warm_up(vs, pk=rows, kwargs=kwargs)
+    SAVES.clear()
+    for key in m.FIRED:
+        m.FIRED[key] = 0
+    labels = {v.key: v.label for v in vs}
+    labels = {  # in this order: ours, the row of 3 scalar fields, the peers
+        "plain": labels.pop("plain"),
+        "typed": labels.pop("typed"),
+        "typed-scalars": SCALARS_LABEL,
+        **labels,
+    }
+    gc.collect()
+    gc.freeze()  # Django's own objects: out of every later collection
+    print_header("quick" if args.quick else "full", vs, missing, rows)
+
+    def load_case(how: str, fields: int, task: Callable[[Any], Task]) -> Case:
+        tracked = "1 tracked field" if fields == 1 else f"{fields} tracked fields"
+        return Case(
+            f"{how}, {rows:,} rows, {tracked}",
+            "load",
+            rows,
+            "us/row",
+            load_repeats,
+            {v.key: task(v.one if fields == 1 else v.three) for v in vs},
+        )
+
+    list_1 = load_case("list(Model.objects.all())", 1, load_list)
+    list_3 = load_case("list(Model.objects.all())", 3, load_list)
+    iter_1 = load_case("Model.objects.iterator()", 1, load_iterator)
+    iter_3 = load_case("Model.objects.iterator()", 3, load_iterator)
+    init = Case(
+        f"Model(**kwargs), {constructions:,} instances",
+        "construct",
+        constructions,
+        "us/obj",
+        small_repeats,
+        {v.key: construct(v.one, constructions, kwargs) for v in vs},
+    )
+    saving = Case(
+        f"save() that fires one receiver (status changed), {saves:,} saves",
+        "save",
+        saves,
+        "us/save",
+        small_repeats,
+        {v.key: save(v, saves, pk=i + 1) for i, v in enumerate(vs)},
+    )
+    for case, task in ((list_3, load_list), (iter_3, load_iterator)):
+        case.tasks["typed-scalars"] = task(m.TypedOrder3Scalars)
+    # A model that tracks every field anyway is loaded once for both counts.
+    for three, one in ((list_3, list_1), (iter_3, iter_1)):
+        for v in vs:
+            if v.three is v.one and v.key != "plain":
+                del three.tasks[v.key]
+                three.same_as[v.key] = one
+    cases = [list_1, list_3, iter_1, iter_3, init, saving]
+    run_cases(cases)
+
+    memory = {
+        ("typed-scalars", 3): memory_per_instance(m.TypedOrder3Scalars, memory_rows)
+    }
+    for v in vs:
+        memory[v.key, 1] = memory_per_instance(v.one, memory_rows)
+        memory[v.key, 3] = (
+            memory[v.key, 1]
+            if v.three is v.one
+            else memory_per_instance(v.three, memory_rows)
+        )
+
+    for case in cases:
+        print_case(case, labels)
+    print_memory(vs, memory, memory_rows)
+    print_summary(cases, vs, memory, missing)
+
+    print()
+    unfired = [key for key, runs in SAVES.items() if m.FIRED[key] != runs]
+    for key in unfired:
+        print(
+            f"WARNING: {labels[key]}'s receiver fired {m.FIRED[key]} times "
+            f"in {SAVES[key]} saves: its save row is not comparable"
+        )
+    over = [
+        case.title + ("" if key == "typed" else f" ({labels[key].strip()})")
+        for case in cases
+        for key in OURS
+        if key in case.tasks and case.verdict(key).endswith("OVER")
+    ]
+    print(f"django-typed-signals: {len(over)} row(s) over target" + ":" * bool(over))
+    for title in over:
+        print(f"  {title}")
+    print(f"took {time.perf_counter() - started:.0f} s")
+    return 1 if args.check and (over or unfired) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
