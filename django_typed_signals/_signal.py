@@ -187,6 +187,7 @@ class Signal(DjangoSignal):
         self._call_options: dict[object, _Connection] = {}
         self._match_subclasses = False
         self._wraps_receivers = False
+        self._twins: set[str] = set()  # send methods shadowed on the instance
         self._observing = False
         self._whens: dict[object, Callable[[Any], bool]] = {}
         self._slow_path = False
@@ -441,13 +442,17 @@ class Signal(DjangoSignal):
             # Wrapped receivers must not leak into the (receiver, response)
             # pairs: methods that may meet them unwrap their results.
             # Instance attributes keep the other paths free of this cost.
+            # Never touch self.__dict__ here: on CPython 3.11 that turns off
+            # the fast attribute loads that every send relies on.
             wrapped = (
                 self._observing if method_name == "send" else self._wraps_receivers
             )
-            if not wrapped:
-                self.__dict__.pop(method_name, None)
-            elif method_name not in self.__dict__:
+            if wrapped and method_name not in self._twins:
                 setattr(self, method_name, _unwrapping(self, method_name))
+                self._twins.add(method_name)
+            elif not wrapped and method_name in self._twins:
+                delattr(self, method_name)
+                self._twins.discard(method_name)
 
     # -- sending ----------------------------------------------------------
 
