@@ -479,6 +479,10 @@ class Signal(DjangoSignal):
             return self._live_receivers_slow(sender)
         return DjangoSignal._live_receivers(self, sender)
 
+    def _has_receivers_to_call(self, sender: Any) -> bool:
+        receivers = self._receivers_to_call(sender)
+        return receivers is not None and bool(receivers[0] or receivers[1])
+
     def send(self, sender: Any, **named: Any) -> Responses:
         """Send to all receivers; the first error stops the send and is raised.
 
@@ -508,19 +512,19 @@ class Signal(DjangoSignal):
 
     def send_robust(self, sender: Any, **named: Any) -> Responses:
         """As Django's: errors are logged and returned in place of results."""
-        if self._receivers_to_call(sender) is None:
+        if not self._has_receivers_to_call(sender):
             return []
         return super().send_robust(sender, **named)
 
     async def asend(self, sender: Any, **named: Any) -> Responses:
         """As Django's ``asend``: sync receivers in a thread, async ones together."""
-        if self._receivers_to_call(sender) is None:
+        if not self._has_receivers_to_call(sender):
             return []
         return await super().asend(sender, **named)
 
     async def asend_robust(self, sender: Any, **named: Any) -> Responses:
         """As Django's ``asend_robust``."""
-        if self._receivers_to_call(sender) is None:
+        if not self._has_receivers_to_call(sender):
             return []
         return await super().asend_robust(sender, **named)
 
