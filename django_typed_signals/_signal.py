@@ -463,10 +463,12 @@ class Signal(DjangoSignal):
     def _has_receivers_to_call(self, sender: Any) -> bool:
         """Whether a send would call anyone: the other send methods ask first,
         so a muted or receiver-less send returns without entering Django's."""
-        if (
-            not self.receivers
-            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
-        ):
+        if not self.receivers:
+            return False
+        muted = _get_muted()
+        if muted and not self._has_taps and not muted.isdisjoint(self._mute_keys):
+            return False  # the common muted case, without another call
+        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return False
         sync, async_ = self._live_receivers(sender)
         return bool(sync or async_)
