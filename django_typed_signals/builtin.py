@@ -221,109 +221,85 @@ user_login_failed: TypedSignal[UserLoginFailed] = TypedSignal(
 # argument, so senders that leave some out are not disturbed either.
 
 
-def _bridge_request_started(sender: object, **kwargs: Any) -> None:
-    if not request_started.receivers:
-        return
-    request_started.send(
-        sender,
-        RequestStarted(environ=kwargs.get("environ"), scope=kwargs.get("scope")),
+def _bridge(
+    twin: TypedSignal[Any], build: Callable[[dict[str, Any]], object]
+) -> Callable[..., None]:
+    """A receiver of one Django signal that re-sends it as its typed twin."""
+
+    def bridge(sender: object, **kwargs: Any) -> None:
+        if twin.receivers:
+            twin.send(sender, build(kwargs))
+
+    # A function, so Django's error logging and list_receivers can name it.
+    bridge.__name__ = bridge.__qualname__ = f"bridge_{twin.name.rpartition('.')[2]}"
+    return bridge
+
+
+def _connect(django_signal: DjangoSignal, bridge: Callable[..., None]) -> None:
+    # The dispatch_uid makes a second connection a no-op, in Django's lock.
+    django_signal.connect(
+        bridge,
+        weak=False,
+        dispatch_uid=f"django_typed_signals.builtin.{bridge.__name__}",
     )
 
 
-def _bridge_request_finished(sender: object, **kwargs: Any) -> None:
-    if not request_finished.receivers:
-        return
-    request_finished.send(sender, RequestFinished())
-
-
-def _bridge_got_request_exception(sender: object, **kwargs: Any) -> None:
-    if not got_request_exception.receivers:
-        return
+def _got_request_exception(kwargs: dict[str, Any]) -> GotRequestException:
     # Django sends from inside its ``except`` block.
-    exception = sys.exc_info()[1]
-    got_request_exception.send(
-        sender, GotRequestException(request=kwargs.get("request"), exception=exception)
-    )
-
-
-def _bridge_setting_changed(sender: object, **kwargs: Any) -> None:
-    if not setting_changed.receivers:
-        return
-    setting_changed.send(
-        sender,
-        SettingChanged(
-            setting=kwargs["setting"], value=kwargs["value"], enter=kwargs["enter"]
-        ),
+    return GotRequestException(
+        request=kwargs.get("request"), exception=sys.exc_info()[1]
     )
 
 
 _M = TypeVar("_M", bound=MigrateEvent)
 
 
-def _migrate_event(event: type[_M], kwargs: Mapping[str, Any]) -> _M:
-    return event(
-        app_config=kwargs["app_config"],
-        verbosity=kwargs["verbosity"],
-        interactive=kwargs["interactive"],
-        using=kwargs["using"],
-        # Only ``migrate`` sends these; Django's own receivers default alike.
-        apps=kwargs.get("apps", global_apps),
-        plan=kwargs.get("plan"),
-    )
+def _migrate_event(event: type[_M]) -> Callable[[dict[str, Any]], _M]:
+    def build(kwargs: dict[str, Any]) -> _M:
+        return event(
+            app_config=kwargs["app_config"],
+            verbosity=kwargs["verbosity"],
+            interactive=kwargs["interactive"],
+            using=kwargs["using"],
+            # Only ``migrate`` sends these; Django's own receivers default alike.
+            apps=kwargs.get("apps", global_apps),
+            plan=kwargs.get("plan"),
+        )
+
+    return build
 
 
-def _bridge_pre_migrate(sender: object, **kwargs: Any) -> None:
-    if not pre_migrate.receivers:
-        return
-    pre_migrate.send(sender, _migrate_event(PreMigrate, kwargs))
-
-
-def _bridge_post_migrate(sender: object, **kwargs: Any) -> None:
-    if not post_migrate.receivers:
-        return
-    post_migrate.send(sender, _migrate_event(PostMigrate, kwargs))
-
-
-def _bridge_connection_created(sender: object, **kwargs: Any) -> None:
-    if not connection_created.receivers:
-        return
-    connection_created.send(sender, ConnectionCreated(connection=kwargs["connection"]))
-
-
-def _bridge_user_logged_in(sender: object, **kwargs: Any) -> None:
-    if not user_logged_in.receivers:
-        return
-    user_logged_in.send(
-        sender, UserLoggedIn(request=kwargs.get("request"), user=kwargs["user"])
-    )
-
-
-def _bridge_user_logged_out(sender: object, **kwargs: Any) -> None:
-    if not user_logged_out.receivers:
-        return
-    user_logged_out.send(
-        sender, UserLoggedOut(request=kwargs.get("request"), user=kwargs.get("user"))
-    )
-
-
-def _bridge_user_login_failed(sender: object, **kwargs: Any) -> None:
-    if not user_login_failed.receivers:
-        return
-    user_login_failed.send(
-        sender,
-        UserLoginFailed(
-            credentials=kwargs["credentials"], request=kwargs.get("request")
-        ),
-    )
-
-
-def _connect(django_signal: DjangoSignal, bridge: Callable[..., None]) -> None:
-    # The dispatch_uid makes a second connection a no-op, in Django's own lock.
-    django_signal.connect(
-        bridge,
-        weak=False,
-        dispatch_uid=f"django_typed_signals.builtin.{bridge.__name__}",
-    )
+_request_started = _bridge(
+    request_started,
+    lambda kw: RequestStarted(environ=kw.get("environ"), scope=kw.get("scope")),
+)
+_request_finished = _bridge(request_finished, lambda kw: RequestFinished())
+_got_exception = _bridge(got_request_exception, _got_request_exception)
+_setting_changed = _bridge(
+    setting_changed,
+    lambda kw: SettingChanged(
+        setting=kw["setting"], value=kw["value"], enter=kw["enter"]
+    ),
+)
+_pre_migrate = _bridge(pre_migrate, _migrate_event(PreMigrate))
+_post_migrate = _bridge(post_migrate, _migrate_event(PostMigrate))
+_connection_created = _bridge(
+    connection_created, lambda kw: ConnectionCreated(connection=kw["connection"])
+)
+_user_logged_in = _bridge(
+    user_logged_in,
+    lambda kw: UserLoggedIn(request=kw.get("request"), user=kw["user"]),
+)
+_user_logged_out = _bridge(
+    user_logged_out,
+    lambda kw: UserLoggedOut(request=kw.get("request"), user=kw.get("user")),
+)
+_user_login_failed = _bridge(
+    user_login_failed,
+    lambda kw: UserLoginFailed(
+        credentials=kw["credentials"], request=kw.get("request")
+    ),
+)
 
 
 def connect_builtin_bridges() -> None:
@@ -333,16 +309,16 @@ def connect_builtin_bridges() -> None:
     ``django.contrib.auth`` is installed; its signals are imported then, and
     not before.
     """
-    _connect(core_signals.request_started, _bridge_request_started)
-    _connect(core_signals.request_finished, _bridge_request_finished)
-    _connect(core_signals.got_request_exception, _bridge_got_request_exception)
-    _connect(core_signals.setting_changed, _bridge_setting_changed)
-    _connect(model_signals.pre_migrate, _bridge_pre_migrate)
-    _connect(model_signals.post_migrate, _bridge_post_migrate)
-    _connect(backend_signals.connection_created, _bridge_connection_created)
+    _connect(core_signals.request_started, _request_started)
+    _connect(core_signals.request_finished, _request_finished)
+    _connect(core_signals.got_request_exception, _got_exception)
+    _connect(core_signals.setting_changed, _setting_changed)
+    _connect(model_signals.pre_migrate, _pre_migrate)
+    _connect(model_signals.post_migrate, _post_migrate)
+    _connect(backend_signals.connection_created, _connection_created)
     if global_apps.is_installed("django.contrib.auth"):
         from django.contrib.auth import signals as auth_signals
 
-        _connect(auth_signals.user_logged_in, _bridge_user_logged_in)
-        _connect(auth_signals.user_logged_out, _bridge_user_logged_out)
-        _connect(auth_signals.user_login_failed, _bridge_user_login_failed)
+        _connect(auth_signals.user_logged_in, _user_logged_in)
+        _connect(auth_signals.user_logged_out, _user_logged_out)
+        _connect(auth_signals.user_login_failed, _user_login_failed)
