@@ -5,6 +5,8 @@ on the payload that also knows which fields it needs tracked, so connecting a
 receiver with it switches on tracking for exactly those fields.
 """
 
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -77,8 +79,21 @@ def changed(field: str, *, to: object = MISSING, frm: object = MISSING) -> Condi
     if not isinstance(field, str) or not field:
         raise TypeError(f"changed() takes a field name, got {field!r}")
 
+    # "customer_id" (an attname) means the field "customer", the key changes use.
+    names: dict[Any, str] = {}
+
     def test(payload: Any) -> bool:
         change = payload.changes.get(field)
+        if change is None and field.endswith("_id"):
+            model: Any = type(payload.instance)
+            name = names.get(model)
+            if name is None:
+                try:
+                    found: Any = model._meta.get_field(field).name
+                    name = names[model] = str(found)
+                except Exception:  # not a field of this model: no change
+                    name = names[model] = field
+            change = payload.changes.get(name)
         return (
             change is not None
             and (to is MISSING or change.new == to)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final, cast
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Field, Model
 
@@ -100,8 +100,21 @@ _install_lock = threading.Lock()
 
 
 class _Missing:
+    """The one ``NOT_LOADED`` marker: copies and unpickling keep its identity."""
+
+    __slots__ = ()
+
     def __repr__(self) -> str:
         return "NOT_LOADED"
+
+    def __reduce__(self) -> str:
+        return "NOT_LOADED"  # pickled as a reference to this module's global
+
+    def __copy__(self) -> _Missing:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Missing:
+        return self
 
 
 NOT_LOADED: Final = _Missing()
@@ -116,6 +129,8 @@ _DEEP_COPY: Final = object()
 def _freeze(value: Any) -> object:
     if type(value) in _IMMUTABLE:
         return value
+    if hasattr(value, "resolve_expression"):  # F() + 1 saved: value unknown
+        return NOT_LOADED
     try:
         return (marshal.dumps(value),)
     except ValueError:  # objects marshal does not know
@@ -140,11 +155,12 @@ def _may_be_mutable(field: Field[Any, Any]) -> bool:
 class _Plan:
     """How to take the baseline of one model's tracked fields, fast."""
 
-    __slots__ = ("attnames", "freeze_at", "snapshot")
+    __slots__ = ("attnames", "fields", "freeze_at", "snapshot")
 
     def __init__(self, model: type[Model], tracked: Mapping[str, str]) -> None:
         self.attnames = tuple(tracked)
         fields = [model._meta.get_field(name) for name in tracked.values()]
+        self.fields: tuple[Any, ...] = tuple(fields)
         # Positions whose value may be mutable: checked (and frozen) per row.
         self.freeze_at = tuple(
             i
@@ -226,6 +242,27 @@ def track_changes(model: type[Model], *fields: str) -> None:
         setattr(model, TRACKED, current)
         setattr(model, PLAN, _Plan(model, current))
         _install(model)
+        # Subclasses (proxies, child models) whose own plan was built before
+        # inherit the new fields too, whatever order apps track them in.
+        for sub in _all_subclasses(model):
+            if TRACKED in vars(sub):
+                own = dict(vars(sub)[TRACKED])
+                added = {a: n for a, n in current.items() if a not in own}
+                if added:
+                    own.update(added)  # appended: old baselines stay a prefix
+                    setattr(sub, TRACKED, own)
+                    setattr(sub, PLAN, _Plan(sub, own))
+
+
+def _all_subclasses(model: type[Model]) -> list[type[Model]]:
+    found: list[type[Model]] = []
+    todo = list(model.__subclasses__())
+    while todo:
+        sub = todo.pop()
+        if sub not in found:
+            found.append(sub)
+            todo.extend(sub.__subclasses__())
+    return found
 
 
 def _install(model: type[Model]) -> None:
@@ -280,6 +317,8 @@ def _install(model: type[Model]) -> None:
         using: str | None = None,
         update_fields: Iterable[str] | None = None,
     ) -> None:
+        if self._state.adding:  # an insert (a copy with pk=None too): no "old"
+            vars(self).pop(BASELINE, None)
         original_save_base(
             self,
             raw=raw,
@@ -310,9 +349,13 @@ def reset_baseline(instance: Model, fields: Iterable[str] | None = None) -> None
     current = vars(instance)
     if fields is None:
         baseline = plan.take(current)
-        if NOT_LOADED not in baseline:
-            current[BASELINE] = baseline
-            return
+        for value in baseline:
+            if type(value) not in _IMMUTABLE and hasattr(value, "resolve_expression"):
+                break  # an expression was saved: that field's value is unknown
+        else:
+            if NOT_LOADED not in baseline:
+                current[BASELINE] = baseline
+                return
         chosen: frozenset[str] | None = None
     else:
         by_name = {name: attname for attname, name in tracked_fields(model).items()}
@@ -342,11 +385,12 @@ def changes(
         return NO_CHANGES
     model = type(instance)
     tracked = tracked_fields(model)
-    attnames: tuple[str, ...] = getattr(model, PLAN).attnames
+    plan: _Plan = getattr(model, PLAN)
+    attnames = plan.attnames
     only = frozenset(fields) if fields is not None else None
     found: dict[str, FieldChange] = {}
     # A baseline taken before more fields were tracked is shorter: a prefix.
-    for attname, frozen in zip(attnames, baseline, strict=False):
+    for i, (attname, frozen) in enumerate(zip(attnames, baseline, strict=False)):
         name = tracked[attname]
         if (
             frozen is NOT_LOADED
@@ -356,6 +400,47 @@ def changes(
             continue
         old = _thaw(frozen)
         new = current[attname]
-        if old != new:
+        if old != new and not _same_after_conversion(plan.fields[i], old, new):
             found[name] = FieldChange(old, new)
+    return found
+
+
+# Fields whose to_python() is cheap and turns text into the loaded type, so
+# "0.00" on a DecimalField or a UUID's text on a foreign key is no change.
+_CONVERTIBLE: tuple[type[Field[Any, Any]], ...] = (
+    models.UUIDField,
+    models.DecimalField,
+    models.IntegerField,
+    models.AutoField,
+    models.DateField,  # DateTimeField too
+    models.FloatField,
+    models.BooleanField,
+)
+
+
+def _same_after_conversion(field: Any, old: object, new: object) -> bool:
+    """Whether ``new``, of another type than ``old``, is ``old`` in other words."""
+    if old is None or new is None or type(old) is type(new):
+        return False
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if not isinstance(field, _CONVERTIBLE):
+        return False
+    try:
+        return bool(field.to_python(new) == old)
+    except (ValueError, TypeError, ValidationError):
+        return False
+
+
+def saved_changes(
+    instance: Model, fields: Iterable[str] | None = None
+) -> Mapping[str, FieldChange]:
+    """``changes()`` of a save that just wrote, then the baseline moves on.
+
+    Called as ``post_save`` goes out, so receivers that save the instance
+    again see only the changes of their own save.
+    """
+    found = changes(instance, fields)
+    if BASELINE in vars(instance):
+        reset_baseline(instance, fields)
     return found

@@ -33,7 +33,7 @@ from ._payloads import (
     PreDelete,
     PreSave,
 )
-from ._tracking import changes, track_changes
+from ._tracking import changes, saved_changes, track_changes
 
 __all__ = [
     "connect_model_receiver",
@@ -105,7 +105,7 @@ def _post_save_payload(
         created=created,
         update_fields=updated,
         raw=raw,
-        changes=changes(instance, updated),
+        changes=saved_changes(instance, updated),
     )
 
 

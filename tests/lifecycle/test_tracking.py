@@ -217,3 +217,42 @@ def test_fields_tracked_after_an_instance_was_loaded() -> None:
     item.sku = "c"
     assert changes(item) == {"sku": FieldChange("b", "c")}
     assert customer.pk is not None
+
+
+def test_not_loaded_marker_survives_pickle_and_deepcopy() -> None:
+    import copy
+    import pickle
+
+    order = saved_order(status="draft", note="kept")
+    only = Order.objects.only("status").get(pk=order.pk)
+    for clone in (pickle.loads(pickle.dumps(only)), copy.deepcopy(only)):
+        clone.note = "new"
+        assert changes(clone) == {}
+
+
+def test_saved_expression_never_becomes_the_baseline() -> None:
+    from django.db.models import F
+
+    track_changes(Order, "quantity")
+    order = saved_order(quantity=1)
+    order.quantity = F("quantity") + 1
+    order.save()
+    order.quantity = 7
+    assert "quantity" not in changes(order)
+
+
+def test_text_equal_to_the_value_is_no_change() -> None:
+    order = saved_order(amount=Decimal("0.00"))
+    order.amount = "0.00"
+    assert changes(order) == {}
+    order.amount = "1.00"
+    assert changes(order) == {"amount": FieldChange(Decimal("0.00"), "1.00")}
+
+
+def test_child_plan_built_first_gets_parent_fields_tracked_later() -> None:
+    track_changes(GiftOrder, "message")
+    track_changes(Order, "reference")
+    gift = GiftOrder.objects.create(reference="a")
+    gift = GiftOrder.objects.get(pk=gift.pk)
+    gift.reference = "b"
+    assert changes(gift)["reference"] == FieldChange("a", "b")

@@ -369,3 +369,52 @@ def test_catch_all_and_per_model_receivers_each_run_once_per_save() -> None:
 
     Customer.objects.create(name="once")
     assert sorted(calls) == ["any:Customer", "customer"]
+
+
+def test_nested_save_in_a_changed_receiver_sees_only_its_own_changes() -> None:
+    seen: list[Any] = []
+
+    @receiver(PostSave, sender=Order, when=changed("status"))
+    def again(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(dict(payload.changes))
+        if len(seen) < 5:
+            payload.instance.save()
+
+    order = Order.objects.create(status="draft")
+    order.status = "paid"
+    order.save()
+    assert seen == [{"status": FieldChange("draft", "paid")}]
+
+
+def test_copy_inserted_django_style_reports_no_changes() -> None:
+    seen: list[Any] = []
+
+    @receiver(PostSave, sender=Order, when=changed("status"))
+    def on_change(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload.created)
+
+    order = Order.objects.get(pk=Order.objects.create(status="draft").pk)
+    order.pk, order.id, order._state.adding = None, None, True
+    order.status = "paid"
+    order.save()
+    assert seen == []
+
+
+def test_changed_accepts_a_foreign_keys_attname() -> None:
+    seen: list[Any] = []
+    first, second = Customer.objects.create(name="a"), Customer.objects.create(name="b")
+
+    @receiver(PostSave, sender=Order, when=changed("customer_id", to=second.pk))
+    def on_change(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        seen.append(payload.instance.pk)
+
+    order = Order.objects.create(customer=first)
+    order.customer = second
+    order.save()
+    assert seen == [order.pk]
