@@ -238,7 +238,9 @@ def test_saved_expression_never_becomes_the_baseline() -> None:
     order.quantity = F("quantity") + 1
     order.save()
     order.quantity = 7
-    assert "quantity" not in changes(order)
+    # Django 6.x refreshes expression fields after save (the baseline is then
+    # the stored value); older versions leave it unknown. Never the expression.
+    assert changes(order).get("quantity") in (None, FieldChange(2, 7))
 
 
 def test_text_equal_to_the_value_is_no_change() -> None:
