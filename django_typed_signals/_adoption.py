@@ -65,8 +65,10 @@ class MuteAware(DjangoSignal):
         receiver: Callable[..., Any] | None = None,
         sender: object | None = None,
         dispatch_uid: object | None = None,
+        **kwargs: Any,
     ) -> bool:
-        disconnected = super().disconnect(receiver, sender, dispatch_uid)
+        # ModelSignal.disconnect takes apps=: pass it on (drop-in promise).
+        disconnected = super().disconnect(receiver, sender, dispatch_uid, **kwargs)
         if receiver in self._tap_receivers:
             self._tap_receivers = tuple(t for t in self._tap_receivers if t != receiver)
         return disconnected

@@ -101,3 +101,22 @@ def test_capture_taps_hear_adopted_signals_while_muted_and_come_first() -> None:
     assert [p["instance"].text for p in unmuted.payloads] == ["heard"]
     assert calls == [Note]
     assert not post_save._tap_receivers  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_model_signals_take_apps_on_connect_and_disconnect() -> None:
+    from django.apps import apps
+
+    from tests.testapp.models import Order
+
+    calls: list[object] = []
+
+    def on_save(sender: object, **kwargs: object) -> None:
+        calls.append(sender)
+
+    post_save.connect(on_save, sender="testapp.Order", apps=apps, weak=False)
+    Order.objects.create(reference="a")
+    assert calls == [Order]
+    post_save.disconnect(on_save, sender="testapp.Order", apps=apps)
+    Order.objects.create(reference="b")
+    assert calls == [Order]
