@@ -390,7 +390,7 @@ def changes(
     only = frozenset(fields) if fields is not None else None
     found: dict[str, FieldChange] = {}
     # A baseline taken before more fields were tracked is shorter: a prefix.
-    for i, (attname, frozen) in enumerate(zip(attnames, baseline, strict=False)):
+    for attname, field, frozen in zip(attnames, plan.fields, baseline, strict=False):
         name = tracked[attname]
         if (
             frozen is NOT_LOADED
@@ -400,7 +400,7 @@ def changes(
             continue
         old = _thaw(frozen)
         new = current[attname]
-        if old != new and not _same_after_conversion(plan.fields[i], old, new):
+        if old != new and not _same_after_conversion(field, old, new):
             found[name] = FieldChange(old, new)
     return found
 
