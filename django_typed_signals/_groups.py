@@ -11,7 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+)
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -148,20 +155,36 @@ def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
     return frozenset(keys)
 
 
+# The ``with mute(...)`` blocks open in the current context, innermost last.
+# Each keeps its own token here rather than on the ``mute`` object, so one
+# object (a module-level ``QUIET = mute("billing")``) can be entered by
+# several threads or overlapping asyncio tasks at once.
+_open_blocks: ContextVar[tuple[tuple[mute, Token[frozenset[object]]], ...]] = (
+    ContextVar("django_typed_signals.open_mute_blocks", default=())
+)
+
+
 class mute:
     """Silence groups or signals in the current context.
 
     Works as a context manager (``with mute("billing"):``) and as a decorator
-    of sync or async functions. Nesting adds to what the outer block muted and
-    restores it on exit. Unknown group names raise ``LookupError`` at once.
+    of sync or async functions and generators (each step of a generator runs
+    muted, not the code that iterates it). Nesting adds to what the outer
+    block muted and restores it on exit. One ``mute`` object may be reused,
+    also by concurrent threads and asyncio tasks. Unknown group names raise
+    ``LookupError`` at once.
     """
 
     def __init__(self, *groups_or_signals: str | DjangoSignal) -> None:
         self._keys = _resolve(groups_or_signals)
-        self._tokens: list[Token[frozenset[object]]] = []
+
+    def __repr__(self) -> str:
+        names = sorted(repr(key) for key in self._keys)
+        return f"mute({', '.join(names)})"
 
     def __enter__(self) -> None:
-        self._tokens.append(muted_var.set(muted_var.get() | self._keys))
+        token = muted_var.set(muted_var.get() | self._keys)
+        _open_blocks.set((*_open_blocks.get(), (self, token)))
 
     def __exit__(
         self,
@@ -169,7 +192,17 @@ class mute:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        muted_var.reset(self._tokens.pop())
+        blocks = _open_blocks.get()
+        for index in range(len(blocks) - 1, -1, -1):
+            if blocks[index][0] is self:
+                break
+        else:
+            raise RuntimeError(
+                f"{self!r}: exited in a context that did not enter it (a thread "
+                "or asyncio task other than the one that ran `with`)"
+            )
+        _open_blocks.set(blocks[:index] + blocks[index + 1 :])
+        muted_var.reset(blocks[index][1])
 
     @overload
     def __call__(
@@ -179,6 +212,22 @@ class mute:
     def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]: ...
     def __call__(self, func: Callable[_P, Any]) -> Callable[_P, Any]:
         keys = self._keys
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+                return _muted_generator(func(*args, **kwargs), keys)
+
+            return generator_wrapper
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            def async_generator_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+                return _muted_async_generator(func(*args, **kwargs), keys)
+
+            return async_generator_wrapper
+
         if inspect.iscoroutinefunction(func):
             async_func = cast(Callable[_P, Awaitable[Any]], func)
 
@@ -201,3 +250,59 @@ class mute:
                 muted_var.reset(token)
 
         return wrapper
+
+
+def _muted_generator(
+    generator: Generator[Any, Any, Any], keys: frozenset[object]
+) -> Generator[Any, Any, Any]:
+    """Run each step of ``generator`` muted; pass sends, throws and close on."""
+    step: Callable[[Any], Any] = generator.send
+    argument: Any = None
+    while True:
+        token = muted_var.set(muted_var.get() | keys)
+        try:
+            value = step(argument)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            muted_var.reset(token)
+        try:
+            argument = yield value
+            step = generator.send
+        except GeneratorExit:
+            token = muted_var.set(muted_var.get() | keys)
+            try:
+                generator.close()
+            finally:
+                muted_var.reset(token)
+            raise
+        except BaseException as exc:  # thrown in: let the generator handle it
+            step, argument = generator.throw, exc
+
+
+async def _muted_async_generator(
+    generator: AsyncGenerator[Any, Any], keys: frozenset[object]
+) -> AsyncGenerator[Any, Any]:
+    """Run each step of an async ``generator`` muted; as ``_muted_generator``."""
+    step: Callable[[Any], Awaitable[Any]] = generator.asend
+    argument: Any = None
+    while True:
+        token = muted_var.set(muted_var.get() | keys)
+        try:
+            value = await step(argument)
+        except StopAsyncIteration:
+            return
+        finally:
+            muted_var.reset(token)
+        try:
+            argument = yield value
+            step = generator.asend
+        except GeneratorExit:
+            token = muted_var.set(muted_var.get() | keys)
+            try:
+                await generator.aclose()
+            finally:
+                muted_var.reset(token)
+            raise
+        except BaseException as exc:
+            step, argument = generator.athrow, exc

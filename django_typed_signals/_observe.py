@@ -172,12 +172,8 @@ class ObservedReceiver:
         call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
         # robust: the caller's data is committed already; a failing receiver
         # is logged (and reported) instead of raising from the commit.
-        # Model payloads name their database: wait for that one's commit.
-        using = getattr(named.get("payload"), "using", None)
         transaction.on_commit(
-            call_after_commit,
-            using=using if isinstance(using, str) else None,
-            robust=True,
+            call_after_commit, using=database_of(named.get("payload")), robust=True
         )
 
 
@@ -220,6 +216,20 @@ class ObservedAsyncReceiver:
             raise
         report(self.signal, self.receiver, sender, started, None)
         return result
+
+
+def database_of(payload: object) -> str | None:
+    """The alias whose commit an ``on_commit`` receiver waits for.
+
+    Only payload classes that name the attribute holding their alias in
+    ``__typed_signals_using__`` (the model and migrate payloads) choose it; a
+    user's payload field that happens to be called ``using`` is just data.
+    """
+    attribute = getattr(type(payload), "__typed_signals_using__", None)
+    if attribute is None:
+        return None
+    using = getattr(payload, attribute, None)
+    return using if isinstance(using, str) else None
 
 
 def unwrap(receiver: object) -> Any:

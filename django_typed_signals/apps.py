@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.utils.module_loading import autodiscover_modules, import_string
+from django.utils.module_loading import autodiscover_modules
 
-from .conf import get_settings
+from .conf import get_settings, import_observers
 
 
 class TypedSignalsConfig(AppConfig):
@@ -25,8 +25,8 @@ class TypedSignalsConfig(AppConfig):
         adopt_django_signals()
         connect_builtin_bridges()
         config = get_settings()
-        for path in config.observers:
-            add_observer(import_string(path))
+        for observer in import_observers(config.observers):
+            add_observer(observer)
         if config.autodiscover:
             # Users write no ready() boilerplate: each installed app's
             # ``signals`` module is imported once the app registry is ready.

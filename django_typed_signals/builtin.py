@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.apps import apps as global_apps
 from django.core import signals as core_signals
@@ -122,6 +122,9 @@ class MigrateEvent:
     registry, as Django's own receivers assume. ``plan`` is ``migrate``'s plan,
     pairs of (migration, backwards), and ``None`` when another command sent it.
     """
+
+    __typed_signals_using__: ClassVar[str] = "using"
+    """``on_commit`` receivers wait for the commit on this payload's ``using``."""
 
     app_config: AppConfig
     verbosity: int

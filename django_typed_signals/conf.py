@@ -14,13 +14,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-__all__ = ["TypedSignalsSettings", "get_settings"]
+__all__ = ["TypedSignalsSettings", "get_settings", "import_observers"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,23 @@ def get_settings() -> TypedSignalsSettings:
         ),
         observers=_strings("OBSERVERS", raw.get("OBSERVERS", defaults.observers)),
     )
+
+
+def import_observers(paths: tuple[str, ...]) -> list[Callable[..., Any]]:
+    """Import the ``OBSERVERS`` dotted paths; a bad one names the setting and why."""
+    found: list[Callable[..., Any]] = []
+    for path in paths:
+        try:
+            observer: object = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"TYPED_SIGNALS['OBSERVERS'] entry {path!r} cannot be imported: {exc}"
+            ) from exc
+        if not callable(observer):
+            raise ImproperlyConfigured(
+                f"TYPED_SIGNALS['OBSERVERS'] entry {path!r} is not callable: it is "
+                f"{type(observer).__name__} {observer!r:.100}; an observer is called "
+                "with a ReceiverCall after each receiver call"
+            )
+        found.append(cast("Callable[..., Any]", observer))
+    return found

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -43,3 +45,36 @@ def test_bad_settings_are_named(value: object, message: str) -> None:
         pytest.raises(ImproperlyConfigured, match=message),
     ):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("os.sep", r"'os\.sep' is not callable: it is str '/'"),
+        ("os.no_such_name", r"'os\.no_such_name' cannot be imported: .*no_such_name"),
+        ("no_such_module.observer", r"'no_such_module\.observer' cannot be imported"),
+    ],
+)
+def test_bad_observer_path_names_setting_path_and_reason(
+    path: str, reason: str
+) -> None:
+    from django.apps import apps
+
+    from django_typed_signals._observe import observers
+
+    before = observers()
+    config = apps.get_app_config("django_typed_signals")
+    with (
+        override_settings(TYPED_SIGNALS={"OBSERVERS": [path]}),
+        pytest.raises(
+            ImproperlyConfigured, match=r"TYPED_SIGNALS\['OBSERVERS'\] entry " + reason
+        ),
+    ):
+        config.ready()
+    assert observers() == before
+
+
+def test_observer_paths_are_imported_in_order() -> None:
+    from django_typed_signals.conf import import_observers
+
+    assert import_observers(("os.path.join", "os.getcwd")) == [os.path.join, os.getcwd]

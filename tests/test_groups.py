@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncGenerator, Generator
 
 import pytest
 from django.dispatch import Signal as DjangoSignal
@@ -148,3 +149,147 @@ def test_other_asyncio_tasks_are_not_muted() -> None:
 
     asyncio.run(main())
     assert calls == [1]
+
+
+def test_one_mute_object_serves_overlapping_asyncio_tasks() -> None:
+    signal, calls = counting_signal("shared-mute")
+    quiet = mute("shared-mute")  # module-level style: one object, reused
+
+    async def task(first_in: asyncio.Event, other_in: asyncio.Event) -> None:
+        with quiet:
+            first_in.set()
+            await other_in.wait()  # both tasks are inside `with quiet` now
+            await signal.asend(None)
+        await signal.asend(None)  # unmuted again in this task
+
+    async def main() -> None:
+        a_in, b_in = asyncio.Event(), asyncio.Event()
+        await asyncio.gather(task(a_in, b_in), task(b_in, a_in))
+        await signal.asend(None)
+
+    asyncio.run(main())
+    assert calls == [1, 1, 1]
+
+
+def test_one_mute_object_serves_several_threads() -> None:
+    signal, calls = counting_signal("shared-mute-threads")
+    quiet = mute("shared-mute-threads")
+    barrier = threading.Barrier(2, timeout=5)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with quiet:
+                barrier.wait()
+                signal.send(None)
+                barrier.wait()
+            signal.send(None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert errors == []
+    assert calls == [1, 1]
+
+
+def test_reentering_the_same_mute_object_nests() -> None:
+    signal, calls = counting_signal("reentered")
+    quiet = mute("reentered")
+    with quiet:
+        with quiet:
+            signal.send(None)
+        signal.send(None)
+    signal.send(None)
+    assert calls == [1]
+
+
+def test_exiting_a_block_entered_elsewhere_is_a_clear_error() -> None:
+    SignalGroup("exited-elsewhere")
+    quiet = mute("exited-elsewhere")
+    errors: list[BaseException] = []
+
+    def exit_here() -> None:
+        try:
+            quiet.__exit__(None, None, None)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    with quiet:
+        thread = threading.Thread(target=exit_here)
+        thread.start()
+        thread.join(5)
+    assert len(errors) == 1
+    assert "mute('exited-elsewhere'): exited in a context that did not enter it" in str(
+        errors[0]
+    )
+
+
+def test_decorated_generator_runs_each_step_muted_but_not_its_caller() -> None:
+    signal, calls = counting_signal("deco-gen")
+    seen: list[object] = []
+
+    @mute("deco-gen")
+    def steps() -> Generator[int, str, str]:
+        signal.send(None)
+        got = yield 1
+        seen.append(got)
+        signal.send(None)
+        try:
+            yield 2
+        except KeyError as exc:
+            seen.append(exc.args[0])
+            signal.send(None)
+        yield 3
+        return "finished"
+
+    gen = steps()
+    assert next(gen) == 1
+    signal.send(None)  # between steps the caller is not muted
+    assert gen.send("hello") == 2
+    assert gen.throw(KeyError("thrown")) == 3
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "finished"
+    assert seen == ["hello", "thrown"]
+    assert calls == [1]
+
+
+def test_decorated_generator_is_closed_muted() -> None:
+    signal, calls = counting_signal("deco-gen-close")
+
+    @mute("deco-gen-close")
+    def steps() -> Generator[int, None, None]:
+        try:
+            yield 1
+        finally:
+            signal.send(None)  # cleanup code runs muted as well
+
+    gen = steps()
+    next(gen)
+    gen.close()
+    assert calls == []
+
+
+def test_decorated_async_generator_runs_each_step_muted() -> None:
+    signal, calls = counting_signal("deco-agen")
+
+    @mute("deco-agen")
+    async def steps() -> AsyncGenerator[int, None]:
+        await signal.asend(None)
+        yield 1
+        await signal.asend(None)
+        yield 2
+
+    async def main() -> list[int]:
+        got: list[int] = []
+        async for value in steps():
+            got.append(value)
+            await signal.asend(None)  # the loop body is not muted
+        return got
+
+    assert asyncio.run(main()) == [1, 2]
+    assert calls == [1, 1]

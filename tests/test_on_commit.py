@@ -170,3 +170,38 @@ def test_on_commit_is_rejected_for_async_receivers() -> None:
 
     with pytest.raises(ValueError, match="on_commit=True needs a synchronous"):
         signal.connect(on_it, on_commit=True)
+
+
+@dataclass(frozen=True)
+class Shipped:
+    note_id: int
+    using: str  # the user's own data (a carrier), not a database alias
+
+
+def test_payload_field_named_using_is_not_taken_for_a_database() -> None:
+    signal = TypedSignal(Shipped)
+    seen: list[str] = []
+
+    @receiver(signal, on_commit=True)
+    def on_shipped(sender: object, *, payload: Shipped, **kwargs: object) -> None:
+        seen.append(payload.using)
+
+    with transaction.atomic():
+        note = Note.objects.create(text="a")
+        signal.send(Note, Shipped(note.pk, using="ups"))
+        assert seen == []
+    assert seen == ["ups"]
+
+
+def test_model_payloads_name_their_database_for_on_commit() -> None:
+    from django_typed_signals._observe import database_of
+    from django_typed_signals.builtin import PostMigrate
+    from django_typed_signals.lifecycle import PostSave
+
+    note = Note(text="a")
+    saved = PostSave(
+        instance=note, using="replica", created=True, update_fields=None, raw=False
+    )
+    assert database_of(saved) == "replica"
+    assert database_of(Shipped(1, using="ups")) is None
+    assert PostMigrate.__typed_signals_using__ == "using"

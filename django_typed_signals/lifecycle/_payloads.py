@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from django.db.models import Model
 
@@ -42,6 +42,9 @@ class FieldChange:
 @dataclass(frozen=True)
 class ModelEvent(Generic[M]):
     """Base of the model payloads: the instance and the database alias."""
+
+    __typed_signals_using__: ClassVar[str] = "using"
+    """``on_commit`` receivers wait for the commit on this payload's ``using``."""
 
     instance: M
     using: str
