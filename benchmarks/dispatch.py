@@ -778,6 +778,49 @@ def memory_report(sends: int) -> list:
             f"  {label:<30} len(receivers) before {before:>5}  after {after:>5}  "
             f"{'PASS' if ok else 'FAIL'}"
         )
+    failures += sender_cache_report()
+    return failures
+
+
+def cached_senders(signal, senders: int) -> tuple:
+    """Cache entries and RSS growth after one send per distinct string sender."""
+    connect_all(signal, SYNC_RECEIVERS)
+    gc.collect()
+    before, _ = rss_bytes()
+    send = signal.send
+    for n in range(senders):
+        send(f"tenant-{n}")
+    gc.collect()
+    after, _ = rss_bytes()
+    return len(signal.sender_receivers_cache), after - before
+
+
+def sender_cache_report(senders: int = 100_000) -> list:
+    """Senders that cannot be weakly referenced must not grow the cache forever."""
+    print()
+    print(
+        f"Sender cache: use_caching=True, {senders:,} sends, each from a new "
+        "string sender (which Django cannot cache)"
+    )
+    limit = dts.Signal(use_caching=True).sender_receivers_cache.strong_limit
+    failures = []
+    for label, signal in (
+        ("ours Signal(use_caching=True)", dts.Signal(use_caching=True)),
+    ):
+        entries, growth = cached_senders(signal, senders)
+        ok = entries <= limit
+        if not ok:
+            failures.append(f"sender cache {label}")
+        print(
+            f"  {label:<30} entries {entries:>7,} (limit {limit:,})  "
+            f"RSS {growth / 1024:+9.1f} KiB  {'PASS' if ok else 'OVER'}"
+        )
+    try:
+        connect_all(DjangoSignal(use_caching=True), SYNC_RECEIVERS).send("a string")
+        django_note = "caches them"
+    except TypeError:
+        django_note = "raises TypeError for such senders"
+    print(f"  (django Signal(use_caching=True) {django_note})")
     return failures
 
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 from django.dispatch import Signal as DjangoSignal
 
 from ._groups import SignalGroup, declare_groups, muted_var
+from ._taps import SEND_METHODS, tapped
 
 __all__ = ["adopt", "adopt_django_signals", "is_adopted"]
 
@@ -36,8 +37,8 @@ GROUPS = {
 class MuteAware(DjangoSignal):
     """Mixed into a Django signal's class: the mute check of our signals.
 
-    Taps (for ``testing.capture``) are strong receivers that run first and
-    still hear sends while the signal is muted.
+    Taps (for ``testing.capture``) hear every send first, also while the
+    signal is muted, and never appear among the receivers or responses.
     """
 
     _mute_keys: frozenset[object]
@@ -48,30 +49,33 @@ class MuteAware(DjangoSignal):
     ) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
         muted = muted_var.get()
         if muted and not muted.isdisjoint(self._mute_keys):
-            return list(self._tap_receivers), []
+            return [], []
         return super()._live_receivers(sender)
 
-    def _connect_tap(self, receiver: Callable[..., Any]) -> None:
-        self.connect(receiver, weak=False)
-        with self.lock:  # Django's lock is not reentrant: connect() first.
-            taps = [entry for entry in self.receivers if entry[1] is receiver]
-            rest = [entry for entry in self.receivers if entry[1] is not receiver]
-            self.receivers = taps + rest
-            self.sender_receivers_cache.clear()
-            self._tap_receivers = (*self._tap_receivers, receiver)
+    def _add_tap(self, tap: Callable[..., Any]) -> None:
+        with self.lock:
+            if tap in self._tap_receivers:
+                return
+            self._tap_receivers = (*self._tap_receivers, tap)
+            if len(self._tap_receivers) == 1:
+                for name in SEND_METHODS:
+                    method = getattr(type(self), name).__get__(self)
+                    setattr(self, name, tapped(method, self._call_taps))
 
-    def disconnect(
-        self,
-        receiver: Callable[..., Any] | None = None,
-        sender: object | None = None,
-        dispatch_uid: object | None = None,
-        **kwargs: Any,
-    ) -> bool:
-        # ModelSignal.disconnect takes apps=: pass it on (drop-in promise).
-        disconnected = super().disconnect(receiver, sender, dispatch_uid, **kwargs)
-        if receiver in self._tap_receivers:
-            self._tap_receivers = tuple(t for t in self._tap_receivers if t != receiver)
-        return disconnected
+    def _remove_tap(self, tap: Callable[..., Any]) -> None:
+        with self.lock:
+            if tap not in self._tap_receivers:
+                return
+            self._tap_receivers = tuple(t for t in self._tap_receivers if t != tap)
+            if not self._tap_receivers:
+                for name in SEND_METHODS:
+                    delattr(self, name)
+
+    def _call_taps(
+        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
+    ) -> None:
+        for tap in self._tap_receivers:
+            tap(signal=self, sender=sender, **named)
 
 
 def is_adopted(signal: DjangoSignal) -> bool:

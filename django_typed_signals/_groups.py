@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SignalGroup",
+    "is_muted",
     "known_groups",
     "mute",
     "muted_keys",
@@ -115,6 +116,12 @@ def known_groups() -> dict[str, SignalGroup]:
     """Return the declared groups by name (a copy)."""
     with _groups_lock:
         return dict(_groups)
+
+
+def is_muted(signal: DjangoSignal) -> bool:
+    """Whether ``signal`` (ours or an adopted Django signal) is muted here."""
+    keys: frozenset[object] | None = getattr(signal, "_mute_keys", None)
+    return keys is not None and not muted_var.get().isdisjoint(keys)
 
 
 def muted_keys() -> frozenset[object]:

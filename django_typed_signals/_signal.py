@@ -42,6 +42,7 @@ from ._receivers import (
     check_typed_receiver,
     describe_callable,
 )
+from ._taps import SEND_METHODS, Tappable, tapped
 
 __all__ = ["ErrorHandler", "RejectedConnection", "Signal", "TypedSignal", "all_signals"]
 
@@ -58,7 +59,6 @@ Responses = list[tuple[Callable[..., Any], Any]]
 _Receivers = tuple[list[Callable[..., Any]], list[Callable[..., Any]]]
 """``(receiver, result)`` pairs; ``*_robust`` puts the exception as result."""
 
-_SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
 _get_muted = muted_var.get
 
 _all_signals: weakref.WeakSet[Signal] = weakref.WeakSet()
@@ -87,8 +87,12 @@ class _Connection:
     on_commit: bool
     timeout: float | None
     match_subclasses: bool
-    ignores_mute: bool = False
     when: Callable[[Any], bool] | None = None
+
+    @property
+    def has_call_options(self) -> bool:
+        """Whether calling the receiver needs a wrapper or a condition."""
+        return self.on_commit or bool(self.timeout) or self.when is not None
 
     def sender_object(self) -> object:
         return _deref(self.sender)
@@ -112,9 +116,12 @@ class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
     """Django's per-sender receiver cache, also for senders such as ``None``.
 
     ``WeakKeyDictionary`` raises ``TypeError`` for objects that cannot be
-    weakly referenced; those (``None``, strings, numbers) live as long as the
-    process anyway, so they are kept in a plain dict.
+    weakly referenced (``None``, strings, numbers). Those are kept in a plain
+    dict of at most ``strong_limit`` entries, dropping the oldest first:
+    senders made at run time (an id, a tenant name) must not grow it forever.
     """
+
+    strong_limit = 1024
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,7 +137,10 @@ class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
         try:
             super().__setitem__(key, value)
         except TypeError:
-            self._strong[key] = value
+            strong = self._strong
+            if len(strong) >= self.strong_limit and key not in strong:
+                del strong[next(iter(strong))]
+            strong[key] = value
 
     def clear(self) -> None:
         super().clear()
@@ -182,12 +192,15 @@ class Signal(DjangoSignal):
         self._mute_keys: frozenset[object] = frozenset((self, *self.groups))
         self._connections: dict[object, _Connection] = {}
         self._rejected: list[RejectedConnection] = []
-        self._has_taps = False
+        self._tap_receivers: tuple[Callable[..., Any], ...] = ()
+        self._feeders: list[tuple[Tappable, Callable[..., Any]]] = []
         self._has_priorities = False
         self._call_options: dict[object, _Connection] = {}
+        self._options_per_connection = False
         self._match_subclasses = False
         self._wraps_receivers = False
-        self._twins: set[str] = set()  # send methods shadowed on the instance
+        # Send methods shadowed on the instance: name -> (unwraps, taps).
+        self._twins: dict[str, tuple[bool, bool]] = {}
         self._observing = False
         self._whens: dict[object, Callable[[Any], bool]] = {}
         self._slow_path = False
@@ -325,30 +338,50 @@ class Signal(DjangoSignal):
                 self.receivers.sort(key=self._priority_of)
             self._refresh_dispatch_path()
 
-    def _connect_tap(self, receiver: Callable[..., Any]) -> None:
-        """Connect ``receiver`` strongly, first, and deaf to ``mute()``.
+    # -- taps (testing.capture) -----------------------------------------
 
-        For ``testing.capture()``: a test that mutes a group still sees what
-        was sent, while the muted receivers stay silent.
+    def _add_tap(self, tap: Callable[..., Any]) -> None:
+        """Call ``tap`` first on every send, also while muted; see ``_taps``."""
+        with self.lock:
+            if tap in self._tap_receivers:
+                return
+            self._tap_receivers = (*self._tap_receivers, tap)
+            if len(self._tap_receivers) == 1:
+                for upstream, feed in self._feeders:
+                    upstream._add_tap(feed)  # pyright: ignore[reportPrivateUsage]
+                self._refresh_dispatch_path()
+
+    def _remove_tap(self, tap: Callable[..., Any]) -> None:
+        with self.lock:
+            if tap not in self._tap_receivers:
+                return
+            self._tap_receivers = tuple(t for t in self._tap_receivers if t != tap)
+            if not self._tap_receivers:
+                for upstream, feed in self._feeders:
+                    upstream._remove_tap(feed)  # pyright: ignore[reportPrivateUsage]
+                self._refresh_dispatch_path()
+
+    def _add_feeder(self, upstream: DjangoSignal, feed: Callable[..., Any]) -> None:
+        """``feed`` re-sends ``upstream``'s sends as this signal's sends.
+
+        While this signal has taps, ``feed`` is a tap of ``upstream`` too, so
+        it hears sends that muting ``upstream`` hides from its receivers: a
+        capture of a bridged signal sees what happened. ``feed`` decides
+        itself when it must send (it also runs for unmuted sends).
         """
-        self._connect(
-            receiver,
-            None,
-            False,
-            None,
-            _Connection(
-                receiver_id=_make_id(receiver),
-                receiver=receiver,
-                sender=None,
-                priority=-(2**63),
-                dispatch_uid=None,
-                weak=False,
-                on_commit=False,
-                timeout=None,
-                match_subclasses=False,
-                ignores_mute=True,
-            ),
-        )
+        if not hasattr(upstream, "_add_tap"):
+            raise TypeError(f"{self.name}: {upstream!r} takes no taps (not adopted)")
+        tappable = cast(Tappable, upstream)
+        with self.lock:
+            self._feeders.append((tappable, feed))
+            if self._tap_receivers:
+                tappable._add_tap(feed)  # pyright: ignore[reportPrivateUsage]
+
+    def _call_taps(
+        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
+    ) -> None:
+        for tap in self._tap_receivers:
+            tap(signal=self, sender=sender, **named)
 
     def rejected_connections(self) -> list[RejectedConnection]:
         """Receivers ignored because their ``dispatch_uid`` was already taken."""
@@ -422,37 +455,51 @@ class Signal(DjangoSignal):
         ``TypedSignal.send`` checks ``when`` conditions itself, so conditions
         alone keep the plain path for it.
         """
-        connections = self._connections.values()
-        self._call_options = {
-            c.receiver_id: c
+        connections = list(self._connections.values())
+        with_options = [c for c in connections if c.has_call_options]
+        self._call_options = {c.receiver_id: c for c in with_options}
+        # One receiver connected several times (stacked @receiver decorators)
+        # with options: each connection keeps its own, found by its key.
+        self._options_per_connection = len(self._call_options) < len(
+            with_options
+        ) or any(
+            c.receiver_id in self._call_options
             for c in connections
-            if c.on_commit or c.timeout or c.when is not None
-        }
+            if not c.has_call_options
+        )
         self._whens = {c.receiver_id: c.when for c in connections if c.when}
         self._match_subclasses = any(c.match_subclasses for c in connections)
-        self._has_taps = any(c.ignores_mute for c in connections)
         self._observing = bool(
             observers()
             or self.on_error is not None
+            or self._options_per_connection
             or any(c.on_commit or c.timeout for c in connections)
         )
         self._wraps_receivers = self._observing or bool(self._whens)
         self._slow_path = self._wraps_receivers or self._match_subclasses
-        for method_name in _SEND_METHODS:
+        tapping = bool(self._tap_receivers)
+        for name in SEND_METHODS:
             # Wrapped receivers must not leak into the (receiver, response)
-            # pairs: methods that may meet them unwrap their results.
-            # Instance attributes keep the other paths free of this cost.
-            # Never touch self.__dict__ here: on CPython 3.11 that turns off
-            # the fast attribute loads that every send relies on.
-            wrapped = (
-                self._observing if method_name == "send" else self._wraps_receivers
-            )
-            if wrapped and method_name not in self._twins:
-                setattr(self, method_name, _unwrapping(self, method_name))
-                self._twins.add(method_name)
-            elif not wrapped and method_name in self._twins:
-                delattr(self, method_name)
-                self._twins.discard(method_name)
+            # pairs: methods that may meet them unwrap their results. Taps
+            # are called by the twin before the send. Instance attributes
+            # keep the other paths free of this cost. Never touch
+            # self.__dict__ here: on CPython 3.11 that turns off the fast
+            # attribute loads that every send relies on.
+            unwraps = self._observing if name == "send" else self._wraps_receivers
+            kind = (unwraps, tapping)
+            if self._twins.get(name, (False, False)) == kind:
+                continue
+            if kind == (False, False):
+                delattr(self, name)
+                del self._twins[name]
+                continue
+            method: Callable[..., Any] = getattr(type(self), name).__get__(self)
+            if unwraps:
+                method = _unwrapping(method)
+            if tapping:
+                method = tapped(method, self._call_taps)
+            setattr(self, name, method)
+            self._twins[name] = kind
 
     # -- sending ----------------------------------------------------------
 
@@ -466,8 +513,8 @@ class Signal(DjangoSignal):
         if not self.receivers:
             return False
         muted = _get_muted()
-        if muted and not self._has_taps and not muted.isdisjoint(self._mute_keys):
-            return False  # the common muted case, without another call
+        if muted and not muted.isdisjoint(self._mute_keys):
+            return False
         if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return False
         sync, async_ = self._live_receivers(sender)
@@ -484,10 +531,8 @@ class Signal(DjangoSignal):
             return []
         muted = _get_muted()
         if muted and not muted.isdisjoint(self._mute_keys):
-            if not self._has_taps:
-                return []
-            sync, async_ = self._taps()
-        elif self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+            return []
+        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return []
         elif self._slow_path:
             sync, async_ = self._live_receivers_slow(sender)
@@ -521,12 +566,14 @@ class Signal(DjangoSignal):
     def _live_receivers(self, sender: Any) -> _Receivers:
         muted = muted_var.get()
         if muted and not muted.isdisjoint(self._mute_keys):
-            return self._taps() if self._has_taps else ([], [])
+            return [], []
         if self._slow_path:
             return self._live_receivers_slow(sender)
         return DjangoSignal._live_receivers(self, sender)
 
     def _live_receivers_slow(self, sender: Any) -> _Receivers:
+        if self._options_per_connection:
+            return self._receivers_with_own_options(sender)
         if self._match_subclasses and isinstance(sender, type):
             sync, async_ = self._receivers_for_class(sender)
         else:
@@ -539,23 +586,50 @@ class Signal(DjangoSignal):
             [ObservedAsyncReceiver(self, r, options.get(_make_id(r))) for r in async_],
         )
 
-    def _taps(self) -> _Receivers:
-        with self.lock:
-            taps = [c.receiver for c in self._connections.values() if c.ignores_mute]
-        return cast("list[Callable[..., Any]]", taps), []
-
     def _receivers_for_class(self, sender: type) -> _Receivers:
-        sender_id = _make_id(sender)
-        base_ids = {_make_id(base) for base in sender.__mro__[1:]}
         sync: list[Callable[..., Any]] = []
         async_: list[Callable[..., Any]] = []
+        for _, receiver, is_async in self._matching_entries(sender):
+            (async_ if is_async else sync).append(receiver)
+        return sync, async_
+
+    def _receivers_with_own_options(self, sender: Any) -> _Receivers:
+        """Wrapped receivers, each with the options of its own connection."""
+        sync: list[Callable[..., Any]] = []
+        async_: list[Callable[..., Any]] = []
+        connections = self._connections
+        for key, receiver, is_async in self._matching_entries(sender):
+            connection = connections.get(key)
+            options = connection if connection and connection.has_call_options else None
+            if is_async:
+                async_.append(ObservedAsyncReceiver(self, receiver, options))
+            else:
+                sync.append(ObservedReceiver(self, receiver, options))
+        return sync, async_
+
+    def _matching_entries(
+        self, sender: Any
+    ) -> list[tuple[object, Callable[..., Any], bool]]:
+        """``(key, receiver, is_async)`` for each live receiver of ``sender``.
+
+        Like Django's lookup, but keeping each entry's key and, for
+        ``match_subclasses`` connections, accepting subclasses of the sender.
+        """
+        sender_id = _make_id(sender)
+        base_ids = (
+            {_make_id(base) for base in sender.__mro__[1:]}
+            if self._match_subclasses and isinstance(sender, type)
+            else set[object]()
+        )
+        found: list[tuple[object, Callable[..., Any], bool]] = []
         with self.lock:
             self._clear_dead_receivers()
             for entry in self.receivers:
-                r_sender = entry[0][1]
+                key = entry[0]
+                r_sender = key[1]
                 if r_sender not in (NONE_ID, sender_id) and not (
                     r_sender in base_ids
-                    and (c := self._connections.get(entry[0])) is not None
+                    and (c := self._connections.get(key)) is not None
                     and c.match_subclasses
                 ):
                     continue
@@ -565,8 +639,8 @@ class Signal(DjangoSignal):
                 # Django >= 6.0 keeps a weak reference to the sender at [2].
                 if len(entry) == 4 and entry[2] is not None and entry[2]() is None:
                     continue
-                (async_ if entry[-1] else sync).append(receiver)
-        return sync, async_
+                found.append((key, receiver, bool(entry[-1])))
+        return found
 
     def _log_robust_failure(self, receiver: object, err: Exception) -> None:
         receiver = unwrap(receiver)
@@ -591,15 +665,10 @@ class Signal(DjangoSignal):
         instead of raising from the commit.
         """
         if self._is_muted():
-            if self._has_taps:
-                _schedule(self._send_to_taps, using, sender, **named)
+            if self._tap_receivers:  # taps hear muted sends, these at commit
+                _schedule(self, "_call_taps", using, sender, (), named)
             return
-        _schedule(self.send_robust if robust else self.send, using, sender, **named)
-
-    def _send_to_taps(self, sender: object, **named: Any) -> None:
-        """Taps (``testing.capture``) hear muted sends, these ones at commit."""
-        for tap in self._taps()[0]:
-            tap(signal=self, sender=sender, **named)
+        _schedule(self, "send_robust" if robust else "send", using, sender, **named)
 
     # -- introspection ----------------------------------------------------
 
@@ -679,6 +748,17 @@ class TypedSignal(Signal, Generic[P]):
             f"payloads, got {given.__module__}.{given.__qualname__}: {payload!r:.200}"
         )
 
+    def _call_taps(
+        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
+    ) -> None:
+        payload = args[0] if args else named.get("payload")
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            return  # the send itself raises, naming the payload
+        for tap in self._tap_receivers:
+            tap(signal=self, sender=sender, payload=payload)
+
     def connect(  # type: ignore[override]  # typed receivers only
         self,
         receiver: TypedReceiver[P],
@@ -724,10 +804,8 @@ class TypedSignal(Signal, Generic[P]):
             return []
         muted = _get_muted()
         if muted and not muted.isdisjoint(self._mute_keys):
-            if not self._has_taps:
-                return []
-            sync, async_ = self._taps()
-        elif self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+            return []
+        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
             return []
         elif self._observing:  # wrappers; this method's instance twin unwraps
             sync, async_ = self._live_receivers_slow(sender)
@@ -798,25 +876,30 @@ class TypedSignal(Signal, Generic[P]):
         ):
             raise self._wrong_payload(payload)
         if self._is_muted():
-            if self._has_taps:
-                _schedule(self._send_to_taps, using, sender, payload=payload)
+            if self._tap_receivers:
+                _schedule(self, "_call_taps", using, sender, (payload,), {})
             return
-        _schedule(self.send_robust if robust else self.send, using, sender, payload)
+        _schedule(self, "send_robust" if robust else "send", using, sender, payload)
 
 
 def _schedule(
-    send: Callable[..., object], using: str | None, *args: Any, **named: Any
+    signal: Signal, method_name: str, using: str | None, *args: Any, **named: Any
 ) -> None:
+    """Call ``signal.<method_name>`` after the commit on ``using``.
+
+    The method is looked up at commit time, so the taps present then (a
+    ``capture()`` opened after the send but before the commit) hear it.
+    """
     from django.db import transaction
 
     def send_after_commit() -> None:
-        send(*args, **named)
+        getattr(signal, method_name)(*args, **named)
 
     transaction.on_commit(send_after_commit, using=using)
 
 
-def _unwrapping(signal: Signal, method_name: str) -> Callable[..., Any]:
-    method = getattr(type(signal), method_name).__get__(signal)
+def _unwrapping(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a bound send method) returning the users' receivers."""
     if iscoroutinefunction(method):
 
         async def asend_unwrapped(*args: Any, **kwargs: Any) -> Responses:

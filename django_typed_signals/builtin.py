@@ -31,6 +31,7 @@ from django.core import signals as core_signals
 from django.db.backends import signals as backend_signals
 from django.db.models import signals as model_signals
 
+from ._groups import is_muted
 from ._signal import TypedSignal
 
 if TYPE_CHECKING:
@@ -230,21 +231,31 @@ def _bridge(
     """A receiver of one Django signal that re-sends it as its typed twin."""
 
     def bridge(sender: object, **kwargs: Any) -> None:
-        if twin.receivers:
+        if twin.receivers or twin._tap_receivers:  # pyright: ignore[reportPrivateUsage]
             twin.send(sender, build(kwargs))
 
     # A function, so Django's error logging and list_receivers can name it.
     bridge.__name__ = bridge.__qualname__ = f"bridge_{twin.name.rpartition('.')[2]}"
+    _twin_of[bridge] = twin
     return bridge
+
+
+_twin_of: dict[Callable[..., None], TypedSignal[Any]] = {}
 
 
 def _connect(django_signal: DjangoSignal, bridge: Callable[..., None]) -> None:
     # The dispatch_uid makes a second connection a no-op, in Django's lock.
-    django_signal.connect(
-        bridge,
-        weak=False,
-        dispatch_uid=f"django_typed_signals.builtin.{bridge.__name__}",
-    )
+    uid = f"django_typed_signals.builtin.{bridge.__name__}"
+    if any(entry[0][0] == uid for entry in django_signal.receivers):
+        return
+    django_signal.connect(bridge, weak=False, dispatch_uid=uid)
+
+    def feed_while_muted(sender: object, **kwargs: Any) -> None:
+        # A capture of the twin hears Django's send while that is muted.
+        if is_muted(django_signal):
+            bridge(sender, **kwargs)
+
+    _twin_of[bridge]._add_feeder(django_signal, feed_while_muted)  # pyright: ignore[reportPrivateUsage]
 
 
 def _got_request_exception(kwargs: dict[str, Any]) -> GotRequestException:

@@ -120,3 +120,27 @@ def test_model_signals_take_apps_on_connect_and_disconnect() -> None:
     post_save.disconnect(on_save, sender="testapp.Order", apps=apps)
     Order.objects.create(reference="b")
     assert calls == [Order]
+
+
+@pytest.mark.django_db
+def test_a_capture_of_an_adopted_signal_is_not_in_its_responses() -> None:
+    from django_typed_signals.testing import capture
+    from tests.testapp.models import Note
+
+    calls, on_it = recorder(post_save)
+    note = Note.objects.create(text="a")
+    try:
+        plain = post_save.send(Note, instance=note, created=False)
+        with capture(post_save) as sent:
+            tapped = post_save.send(Note, instance=note, created=False)
+            robust = post_save.send_robust(Note, instance=note, created=False)
+            with mute("model"):
+                muted = post_save.send(Note, instance=note, created=False)
+    finally:
+        post_save.disconnect(on_it)  # type: ignore[arg-type]
+    assert (on_it, None) in plain
+    assert tapped == robust == plain
+    assert muted == []
+    assert calls == [Note] * 4  # the create, then three unmuted sends
+    assert len(sent) == 3
+    assert "send" not in vars(post_save)  # the class's send methods are back

@@ -441,3 +441,35 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("twin", "django_signal"), TWINS, ids=[twin.name for twin, _ in TWINS]
+)
+def test_a_capture_of_a_twin_hears_through_a_muted_group(
+    twin: TypedSignal[Any], django_signal: DjangoSignal
+) -> None:
+    from django_typed_signals.testing import capture
+
+    [group] = twin.groups
+    trigger = TRIGGERS[group]
+    with received(twin) as typed:
+        with capture(twin) as muted_sends, mute(group):
+            trigger()
+        assert typed == []  # the twin's receivers stayed silent
+        with capture(twin) as heard:
+            trigger()
+    assert len(muted_sends) == len(heard) > 0  # once per send, muted or not
+    assert [type(p) for p in muted_sends.payloads] == [type(p) for p in heard.payloads]
+    assert not django_signal._tap_receivers  # type: ignore[attr-defined]
+    assert not twin._tap_receivers
+
+
+def test_a_capture_of_a_twin_without_receivers_still_records() -> None:
+    from django_typed_signals.testing import capture
+
+    assert not builtin.setting_changed.receivers
+    with capture(builtin.setting_changed) as sent:
+        change_a_setting()
+    assert [p.setting for p in sent.payloads] == ["TYPED_SIGNALS_PROBE"] * len(sent)
+    assert len(sent) > 0

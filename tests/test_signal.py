@@ -10,6 +10,7 @@ import pytest
 from django.dispatch import Signal as DjangoSignal
 
 from django_typed_signals import Signal, mute
+from django_typed_signals._signal import _SenderCache
 
 
 class Model:
@@ -487,16 +488,54 @@ def test_taps_hear_muted_sends_and_come_first() -> None:
     calls: list[str] = []
     receiver_, tap = make_recorder(calls, "receiver"), make_recorder(calls, "tap")
     signal.connect(receiver_, priority=-100)
-    signal._connect_tap(tap)
+    signal._add_tap(tap)
 
-    signal.send(sender=None)
-    with mute("tapped"):
-        assert signal.send(sender=None) == [(tap, "tap")]
-
-    assert calls == ["tap", "receiver", "tap"]
-    signal.disconnect(tap)
+    assert signal.send(sender=None) == [(receiver_, "receiver")]
     with mute("tapped"):
         assert signal.send(sender=None) == []
+
+    assert calls == ["tap", "receiver", "tap"]
+    signal._remove_tap(tap)
+    signal.send(sender=None)
+    assert calls == ["tap", "receiver", "tap", "receiver"]
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust", "asend", "asend_robust"])
+@pytest.mark.parametrize("observed", [False, True], ids=["plain", "observed"])
+def test_taps_are_invisible_to_the_code_that_sends(method: str, observed: bool) -> None:
+    signal = Signal(groups=["invisible-taps"], on_error=print if observed else None)
+    calls: list[str] = []
+    receiver_, tap = make_recorder(calls, "receiver"), make_recorder(calls, "tap")
+    signal.connect(receiver_)
+
+    def send() -> object:
+        result = getattr(signal, method)(sender=None)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+    untapped = send()
+    signal._add_tap(tap)
+    assert send() == untapped == [(receiver_, "receiver")]
+    assert [info.receiver for info in signal.receivers_info()] == [receiver_]
+    with mute("invisible-taps"):
+        assert send() == []
+    signal._remove_tap(tap)
+    assert send() == untapped
+    assert calls == ["receiver", "tap", "receiver", "tap", "receiver"]
+    if not observed:  # the send methods are the class's again
+        assert method not in vars(signal)
+
+
+def test_sender_cache_for_senders_without_weak_references_stays_bounded() -> None:
+    signal = Signal(use_caching=True)
+    calls: list[str] = []
+    signal.connect(make_recorder(calls, "it"), weak=False)
+    limit = _SenderCache.strong_limit
+    for n in range(limit * 3):
+        signal.send(sender=f"tenant-{n}")
+    assert len(signal.sender_receivers_cache) <= limit
+    assert len(calls) == limit * 3
+    signal.send(sender="tenant-0")  # evicted long ago: looked up again, still sent
+    assert len(calls) == limit * 3 + 1
 
 
 def test_new_receiver_reusing_a_collected_receivers_id_keeps_its_options() -> None:

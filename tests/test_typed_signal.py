@@ -232,3 +232,72 @@ def test_when_condition_with_an_observer_and_subclass_senders() -> None:
     assert [c.receiver for c in seen] == [big, always]
     assert plain == [(wide, "wide")]
     assert calls == [1]
+
+
+class OtherSender:
+    pass
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust", "asend", "asend_robust"])
+def test_one_receiver_connected_twice_keeps_each_connections_options(
+    method: str,
+) -> None:
+    # Stacked @receiver decorators: one function, two senders, two conditions.
+    signal = TypedSignal(OrderPaid)
+    calls: list[tuple[object, int]] = []
+
+    @receiver(signal, sender=Sender, when=lambda p: p.amount > 100)
+    @receiver(signal, sender=OtherSender, when=lambda p: p.amount < 10)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> str:
+        calls.append((sender, payload.order_id))
+        return "paid"
+
+    def send(sender: object, payload: OrderPaid) -> object:
+        result = getattr(signal, method)(sender, payload)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+    assert send(Sender, OrderPaid(1, Decimal(500))) == [(on_paid, "paid")]
+    assert send(Sender, OrderPaid(2, Decimal(5))) == [(on_paid, None)]
+    assert send(OtherSender, OrderPaid(3, Decimal(5))) == [(on_paid, "paid")]
+    assert send(OtherSender, OrderPaid(4, Decimal(500))) == [(on_paid, None)]
+    assert calls == [(Sender, 1), (OtherSender, 3)]
+
+
+def test_a_receiver_with_and_without_options_keeps_both_connections_apart() -> None:
+    signal = TypedSignal(OrderPaid)
+    calls: list[tuple[object, int]] = []
+
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        calls.append((sender, payload.order_id))
+
+    signal.connect(on_paid, sender=Sender, when=lambda p: p.amount > 100)
+    signal.connect(on_paid, sender=OtherSender)  # no condition for this sender
+    signal.send(OtherSender, OrderPaid(1, Decimal(5)))
+    signal.send(Sender, OrderPaid(2, Decimal(5)))
+    signal.send(Sender, OrderPaid(3, Decimal(500)))
+    assert calls == [(OtherSender, 1), (Sender, 3)]
+
+    signal.disconnect(on_paid, sender=OtherSender)  # back to one connection
+    signal.send(Sender, OrderPaid(4, Decimal(5)))
+    signal.send(Sender, OrderPaid(5, Decimal(500)))
+    assert calls == [(OtherSender, 1), (Sender, 3), (Sender, 5)]
+    assert "send" not in vars(signal)  # and back on the plain path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stacked_on_commit_applies_only_to_its_own_connection() -> None:
+    signal = TypedSignal(OrderPaid)
+    calls: list[object] = []
+
+    @receiver(signal, sender=Sender, on_commit=True)
+    @receiver(signal, sender=OtherSender)
+    def on_paid(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+        calls.append(sender)
+
+    from django.db import transaction
+
+    with transaction.atomic():
+        signal.send(Sender, OrderPaid(1, Decimal(1)))
+        signal.send(OtherSender, OrderPaid(2, Decimal(1)))
+        assert calls == [OtherSender]
+    assert calls == [OtherSender, Sender]

@@ -1,11 +1,14 @@
 """Recording what a signal sent: ``capture()`` and the send assertions.
 
-A capture connects one receiver for the length of a ``with`` block. On this
-package's signals it is a tap (``Signal._connect_tap``): connected strongly,
-called before every other receiver, and still called while the signal is
-muted, so a test can silence a group's receivers and still see what was sent.
-On other signals it is an ordinary strong receiver, called after the
-receivers connected before it.
+A capture listens for the length of a ``with`` block. On this package's
+signals and Django's adopted ones it is a tap (``django_typed_signals._taps``):
+called before every receiver, still called while the signal is muted, and
+never part of the receivers or of what the send returns, so a test can
+silence a group's receivers, still see what was sent, and the code under test
+gets the same responses. A capture of a typed twin (``lifecycle.post_save``,
+``builtin.request_started``) also hears the Django send behind it when that
+is muted. On other signals it is an ordinary strong receiver, called after
+the receivers connected before it.
 """
 
 from __future__ import annotations
@@ -67,10 +70,11 @@ class Captured(Generic[P]):
         if self._active:
             raise RuntimeError(f"{self!r} is already recording")
         self._active = True
-        # Signals that mute() can silence offer a tap that muting spares.
-        connect_tap = getattr(self.signal, "_connect_tap", None)
-        if connect_tap is not None:
-            connect_tap(self._record)
+        # Signals that mute() can silence offer a tap: muting spares it, and
+        # it stays out of the receivers and of what the send returns.
+        add_tap = getattr(self.signal, "_add_tap", None)
+        if add_tap is not None:
+            add_tap(self._record)
         else:
             self.signal.connect(self._record, weak=False)
         return self
@@ -81,7 +85,11 @@ class Captured(Generic[P]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.signal.disconnect(self._record)
+        remove_tap = getattr(self.signal, "_remove_tap", None)
+        if remove_tap is not None:
+            remove_tap(self._record)
+        else:
+            self.signal.disconnect(self._record)
         self._active = False
 
     # -- reading ----------------------------------------------------------
