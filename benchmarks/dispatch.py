@@ -645,6 +645,54 @@ def observer_cases() -> list:
     ]
 
 
+def fresh(sender, **kwargs):
+    """Connected and disconnected again by the connect cases."""
+
+
+def fresh_typed(sender, *, payload: Payload, **kwargs):
+    """The typed receiver the connect cases connect to a ``TypedSignal``."""
+
+
+def connect_side(signal, receiver) -> Side:
+    return make_side(
+        "connect(R); disconnect(R)",
+        {"connect": signal.connect, "disconnect": signal.disconnect, "R": receiver},
+        keep=signal,
+    )
+
+
+def connect_cases() -> list:
+    section = "connect + disconnect: a fresh receiver on a signal holding 10"
+
+    def build(make_ours, receiver):
+        def sides():
+            result = {
+                "django": connect_side(
+                    connect_all(DjangoSignal(), SYNC_RECEIVERS), receiver
+                ),
+                "ours": connect_side(
+                    connect_all(make_ours(), SYNC_RECEIVERS), receiver
+                ),
+            }
+            if blinker is not None:
+                result["blinker"] = connect_side(
+                    blinker_signal(SYNC_RECEIVERS), receiver
+                )
+            return result
+
+        return sides
+
+    return [
+        Case(section, "Signal", build(dts.Signal, fresh), target=1.00),
+        Case(
+            section,
+            "TypedSignal",
+            build(lambda: dts.TypedSignal(Payload), fresh_typed),
+            target=1.25,
+        ),
+    ]
+
+
 def all_cases() -> list:
     return (
         sync_cases("Signal(): send", use_caching=False, gated=True)
@@ -656,6 +704,7 @@ def all_cases() -> list:
         + observer_cases()
         + typed_cases()
         + async_cases()
+        + connect_cases()
     )
 
 

@@ -19,7 +19,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction
@@ -69,13 +69,15 @@ def all_signals() -> list[Signal]:
     return list(_all_signals)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Connection:
     """What ``connect`` was told about one entry of ``Signal.receivers``.
 
     Kept by key, with its own references to receiver and sender, so that it
     lives exactly as long as they do, even when a tool swaps the whole
     ``receivers`` list for a while (factory_boy's ``mute_signals`` does).
+    Never changed once made (not frozen only because that makes every
+    ``connect`` slower).
     """
 
     receiver_id: object
@@ -88,11 +90,13 @@ class _Connection:
     timeout: float | None
     match_subclasses: bool
     when: Callable[[Any], bool] | None = None
+    has_call_options: bool = field(init=False)
+    """Whether calling the receiver needs a wrapper or a condition."""
 
-    @property
-    def has_call_options(self) -> bool:
-        """Whether calling the receiver needs a wrapper or a condition."""
-        return self.on_commit or bool(self.timeout) or self.when is not None
+    def __post_init__(self) -> None:
+        self.has_call_options = (
+            self.on_commit or bool(self.timeout) or self.when is not None
+        )
 
     def sender_object(self) -> object:
         return _deref(self.sender)
@@ -318,7 +322,12 @@ class Signal(DjangoSignal):
         with self.lock:
             # Dead entries first: a new receiver may reuse a collected one's id.
             self._clear_dead_receivers()
-            kept = next((e for e in self.receivers if e[0] == key), None)
+            # Every entry of the list has its connection (see _Connection).
+            kept = (
+                next((e for e in self.receivers if e[0] == key), None)
+                if key in self._connections
+                else None
+            )
             super().connect(receiver, sender, weak, dispatch_uid)
             if kept is not None:
                 kept_receiver = _deref(kept[1])
@@ -336,7 +345,8 @@ class Signal(DjangoSignal):
             self._has_priorities = self._has_priorities or connection.priority != 0
             if self._has_priorities:
                 self.receivers.sort(key=self._priority_of)
-            self._refresh_dispatch_path()
+            if self._changes_dispatch_path(connection):
+                self._refresh_dispatch_path()
 
     # -- taps (testing.capture) -----------------------------------------
 
@@ -369,8 +379,8 @@ class Signal(DjangoSignal):
         capture of a bridged signal sees what happened. ``feed`` decides
         itself when it must send (it also runs for unmuted sends).
         """
-        if not hasattr(upstream, "_add_tap"):
-            raise TypeError(f"{self.name}: {upstream!r} takes no taps (not adopted)")
+        # Django's signals take taps once adopted, in the app's ready(): until
+        # then (a feeder declared at import time) there is nothing to capture.
         tappable = cast(Tappable, upstream)
         with self.lock:
             self._feeders.append((tappable, feed))
@@ -398,9 +408,23 @@ class Signal(DjangoSignal):
         key = (dispatch_uid or _make_id(receiver), _make_id(sender))
         with self.lock:
             disconnected = super().disconnect(receiver, sender, dispatch_uid)
-            if self._connections.pop(key, None) is not None:
+            connection = self._connections.pop(key, None)
+            if connection is not None and self._changes_dispatch_path(connection):
                 self._refresh_dispatch_path()
         return disconnected
+
+    def _changes_dispatch_path(self, connection: _Connection) -> bool:
+        """Whether adding or removing ``connection`` may change how sends go.
+
+        A plain receiver (no options, exact sender matching, not connected
+        elsewhere with options) leaves every flag as it was, so connect and
+        disconnect skip the recomputation, which walks every connection.
+        """
+        return (
+            connection.has_call_options
+            or connection.match_subclasses
+            or connection.receiver_id in self._call_options
+        )
 
     def _check_receiver(self, receiver: object) -> None:
         check_receiver(self.name, receiver)
