@@ -16,7 +16,7 @@ from typing import Any, cast
 from django.dispatch import Signal as DjangoSignal
 
 from ._groups import SignalGroup, declare_groups, muted_var
-from ._taps import SEND_METHODS, tapped
+from ._taps import SEND_METHODS, Taps, tapped
 
 __all__ = ["adopt", "adopt_django_signals", "is_adopted"]
 
@@ -34,7 +34,7 @@ GROUPS = {
 }
 
 
-class MuteAware(DjangoSignal):
+class MuteAware(Taps, DjangoSignal):
     """Mixed into a Django signal's class: the mute check of our signals.
 
     Taps (for ``testing.capture``) hear every send first, also while the
@@ -42,7 +42,6 @@ class MuteAware(DjangoSignal):
     """
 
     _mute_keys: frozenset[object]
-    _tap_receivers: tuple[Callable[..., Any], ...] = ()
 
     def _live_receivers(
         self, sender: Any
@@ -52,30 +51,15 @@ class MuteAware(DjangoSignal):
             return [], []
         return super()._live_receivers(sender)
 
-    def _add_tap(self, tap: Callable[..., Any]) -> None:
-        with self.lock:
-            if tap in self._tap_receivers:
-                return
-            self._tap_receivers = (*self._tap_receivers, tap)
-            if len(self._tap_receivers) == 1:
-                for name in SEND_METHODS:
-                    method = getattr(type(self), name).__get__(self)
-                    setattr(self, name, tapped(method, self._call_taps))
-
-    def _remove_tap(self, tap: Callable[..., Any]) -> None:
-        with self.lock:
-            if tap not in self._tap_receivers:
-                return
-            self._tap_receivers = tuple(t for t in self._tap_receivers if t != tap)
-            if not self._tap_receivers:
-                for name in SEND_METHODS:
-                    delattr(self, name)
-
-    def _call_taps(
-        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
-    ) -> None:
-        for tap in self._tap_receivers:
-            tap(signal=self, sender=sender, **named)
+    def _taps_changed(self) -> None:
+        # Twins of the send methods call the taps first; see ``_taps``.
+        if self._tap_receivers:
+            for name in SEND_METHODS:
+                method = getattr(type(self), name).__get__(self)
+                setattr(self, name, tapped(method, self._call_taps))
+        else:
+            for name in SEND_METHODS:
+                delattr(self, name)
 
 
 def is_adopted(signal: DjangoSignal) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "describe_receivers",
     "describe_signals",
     "discover_signals",
+    "is_internal",
     "is_typed",
 ]
 
@@ -143,6 +144,26 @@ def discover_signals() -> list[tuple[str, DjangoSignal]]:
 def is_typed(signal: DjangoSignal) -> bool:
     """Whether ``signal`` is one of this package's signals."""
     return isinstance(signal, Signal)
+
+
+# This package's top-level name: receivers defined under it are its plumbing.
+_PACKAGE = __name__.partition(".")[0]
+
+
+def is_internal(row: ReceiverRow) -> bool:
+    """Whether ``row``'s receiver is this package's own plumbing.
+
+    The bridges that forward Django's signals to the typed twins
+    (``builtin``) and to the lifecycle signals are implementation details;
+    tooling hides them unless asked. The rule is where the receiver is
+    defined (``row.module``, the wrapped function's for a ``partial``), so
+    a project's receiver connected through ``@receiver`` is never internal,
+    nor is one from a package that merely starts with the same name.
+    """
+    module = row.module
+    return module is not None and (
+        module == _PACKAGE or module.startswith(f"{_PACKAGE}.")
+    )
 
 
 def describe_signals() -> list[SignalDescription]:

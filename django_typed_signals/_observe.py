@@ -17,6 +17,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._receivers import describe_callable
+from ._registry import all_signals
 
 if TYPE_CHECKING:
     from ._signal import Signal
@@ -85,8 +86,6 @@ def remove_observer(observer: Observer) -> None:
 
 
 def _refresh_all_signals() -> None:
-    from ._signal import all_signals
-
     for signal in all_signals():
         signal._refresh_dispatch_path()  # pyright: ignore[reportPrivateUsage]
 

@@ -19,15 +19,22 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal as DjangoSignal
-from django.dispatch import dispatcher as django_dispatcher
-from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 from django.dispatch.dispatcher import logger as django_dispatch_logger
 
+from ._connections import (
+    NO_RECEIVERS,
+    Connection,
+    RejectedConnection,
+    SenderCache,
+    deref,
+    make_id,
+    matching_entries,
+    reference,
+)
 from ._groups import declare_groups, muted_var
 from ._observe import (
     ObservedAsyncReceiver,
@@ -42,14 +49,13 @@ from ._receivers import (
     check_typed_receiver,
     describe_callable,
 )
-from ._taps import SEND_METHODS, Tappable, tapped
+from ._registry import all_signals, register_signal
+from ._taps import SEND_METHODS, Taps, tapped
 
 __all__ = ["ErrorHandler", "RejectedConnection", "Signal", "TypedSignal", "all_signals"]
 
 P = TypeVar("P")
 
-# Django's receiver/sender ids: reused so that our keys match its keys exactly.
-_make_id: Callable[[object], object] = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
 _R = TypeVar("_R", bound=Callable[..., Any])
 
 ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
@@ -61,100 +67,8 @@ _Receivers = tuple[list[Callable[..., Any]], list[Callable[..., Any]]]
 
 _get_muted = muted_var.get
 
-_all_signals: weakref.WeakSet[Signal] = weakref.WeakSet()
 
-
-def all_signals() -> list[Signal]:
-    """Every live ``django_typed_signals`` signal in the process."""
-    return list(_all_signals)
-
-
-@dataclass(slots=True)
-class _Connection:
-    """What ``connect`` was told about one entry of ``Signal.receivers``.
-
-    Kept by key, with its own references to receiver and sender, so that it
-    lives exactly as long as they do, even when a tool swaps the whole
-    ``receivers`` list for a while (factory_boy's ``mute_signals`` does).
-    Never changed once made (not frozen only because that makes every
-    ``connect`` slower).
-    """
-
-    receiver_id: object
-    receiver: object  # the receiver, or a weak reference to it
-    sender: object  # the sender, or a weak reference to it
-    priority: int
-    dispatch_uid: object | None
-    weak: bool
-    on_commit: bool
-    timeout: float | None
-    match_subclasses: bool
-    when: Callable[[Any], bool] | None = None
-    has_call_options: bool = field(init=False)
-    """Whether calling the receiver needs a wrapper or a condition."""
-
-    def __post_init__(self) -> None:
-        self.has_call_options = (
-            self.on_commit or bool(self.timeout) or self.when is not None
-        )
-
-    def sender_object(self) -> object:
-        return _deref(self.sender)
-
-    def is_dead(self) -> bool:
-        sender_gone = self.sender is not None and _deref(self.sender) is None
-        return sender_gone or _deref(self.receiver) is None
-
-
-@dataclass(frozen=True)
-class RejectedConnection:
-    """A ``connect`` that Django ignored: its ``dispatch_uid`` was taken."""
-
-    dispatch_uid: object
-    sender: object | None
-    receiver_path: str
-    kept_receiver_path: str
-
-
-class _SenderCache(weakref.WeakKeyDictionary[Any, Any]):
-    """Django's per-sender receiver cache, also for senders such as ``None``.
-
-    ``WeakKeyDictionary`` raises ``TypeError`` for objects that cannot be
-    weakly referenced (``None``, strings, numbers). Those are kept in a plain
-    dict of at most ``strong_limit`` entries, dropping the oldest first:
-    senders made at run time (an id, a tenant name) must not grow it forever.
-    """
-
-    strong_limit = 1024
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._strong: dict[Any, Any] = {}
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        try:
-            return self.data.get(weakref.ref(key), default)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
-        except TypeError:
-            return self._strong.get(key, default)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        try:
-            super().__setitem__(key, value)
-        except TypeError:
-            strong = self._strong
-            if len(strong) >= self.strong_limit and key not in strong:
-                del strong[next(iter(strong))]
-            strong[key] = value
-
-    def clear(self) -> None:
-        super().clear()
-        self._strong.clear()
-
-    def __len__(self) -> int:
-        return super().__len__() + len(self._strong)
-
-
-class Signal(DjangoSignal):
+class Signal(Taps, DjangoSignal):
     """A ``django.dispatch.Signal`` with names, groups, priorities and muting.
 
     :param use_caching: as in Django; also works when the sender is ``None``.
@@ -184,7 +98,7 @@ class Signal(DjangoSignal):
         super().__init__(use_caching=use_caching)
         self.lock = threading.RLock()  # pyright: ignore[reportIncompatibleVariableOverride]
         if use_caching:
-            self.sender_receivers_cache = _SenderCache()
+            self.sender_receivers_cache = SenderCache()
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"Signal name must be a non-empty string, got {name!r}")
         if on_error is not None and not callable(on_error):
@@ -194,12 +108,10 @@ class Signal(DjangoSignal):
         self.groups = declare_groups(groups, owner=f"Signal {name or ''}".strip())
         self.on_error = on_error
         self._mute_keys: frozenset[object] = frozenset((self, *self.groups))
-        self._connections: dict[object, _Connection] = {}
+        self._connections: dict[object, Connection] = {}
         self._rejected: list[RejectedConnection] = []
-        self._tap_receivers: tuple[Callable[..., Any], ...] = ()
-        self._feeders: list[tuple[Tappable, Callable[..., Any]]] = []
         self._has_priorities = False
-        self._call_options: dict[object, _Connection] = {}
+        self._call_options: dict[object, Connection] = {}
         self._options_per_connection = False
         self._match_subclasses = False
         self._wraps_receivers = False
@@ -208,7 +120,7 @@ class Signal(DjangoSignal):
         self._observing = False
         self._whens: dict[object, Callable[[Any], bool]] = {}
         self._slow_path = False
-        _all_signals.add(self)
+        register_signal(self)
         self._refresh_dispatch_path()
 
     def __repr__(self) -> str:
@@ -296,10 +208,10 @@ class Signal(DjangoSignal):
             sender,
             weak,
             dispatch_uid,
-            _Connection(
-                receiver_id=_make_id(receiver),
-                receiver=_reference(receiver) if weak else receiver,
-                sender=_reference(sender),
+            Connection(
+                receiver_id=make_id(receiver),
+                receiver=reference(receiver) if weak else receiver,
+                sender=reference(sender),
                 priority=priority,
                 dispatch_uid=dispatch_uid,
                 weak=weak,
@@ -316,13 +228,13 @@ class Signal(DjangoSignal):
         sender: object,
         weak: bool,
         dispatch_uid: object,
-        connection: _Connection,
+        connection: Connection,
     ) -> None:
-        key = (dispatch_uid or connection.receiver_id, _make_id(sender))
+        key = (dispatch_uid or connection.receiver_id, make_id(sender))
         with self.lock:
             # Dead entries first: a new receiver may reuse a collected one's id.
             self._clear_dead_receivers()
-            # Every entry of the list has its connection (see _Connection).
+            # Every entry of the list has its connection (see Connection).
             kept = (
                 next((e for e in self.receivers if e[0] == key), None)
                 if key in self._connections
@@ -330,8 +242,8 @@ class Signal(DjangoSignal):
             )
             super().connect(receiver, sender, weak, dispatch_uid)
             if kept is not None:
-                kept_receiver = _deref(kept[1])
-                if dispatch_uid and _make_id(kept_receiver) != connection.receiver_id:
+                kept_receiver = deref(kept[1])
+                if dispatch_uid and make_id(kept_receiver) != connection.receiver_id:
                     self._rejected.append(
                         RejectedConnection(
                             dispatch_uid,
@@ -348,50 +260,8 @@ class Signal(DjangoSignal):
             if self._changes_dispatch_path(connection):
                 self._refresh_dispatch_path()
 
-    # -- taps (testing.capture) -----------------------------------------
-
-    def _add_tap(self, tap: Callable[..., Any]) -> None:
-        """Call ``tap`` first on every send, also while muted; see ``_taps``."""
-        with self.lock:
-            if tap in self._tap_receivers:
-                return
-            self._tap_receivers = (*self._tap_receivers, tap)
-            if len(self._tap_receivers) == 1:
-                for upstream, feed in self._feeders:
-                    upstream._add_tap(feed)  # pyright: ignore[reportPrivateUsage]
-                self._refresh_dispatch_path()
-
-    def _remove_tap(self, tap: Callable[..., Any]) -> None:
-        with self.lock:
-            if tap not in self._tap_receivers:
-                return
-            self._tap_receivers = tuple(t for t in self._tap_receivers if t != tap)
-            if not self._tap_receivers:
-                for upstream, feed in self._feeders:
-                    upstream._remove_tap(feed)  # pyright: ignore[reportPrivateUsage]
-                self._refresh_dispatch_path()
-
-    def _add_feeder(self, upstream: DjangoSignal, feed: Callable[..., Any]) -> None:
-        """``feed`` re-sends ``upstream``'s sends as this signal's sends.
-
-        While this signal has taps, ``feed`` is a tap of ``upstream`` too, so
-        it hears sends that muting ``upstream`` hides from its receivers: a
-        capture of a bridged signal sees what happened. ``feed`` decides
-        itself when it must send (it also runs for unmuted sends).
-        """
-        # Django's signals take taps once adopted, in the app's ready(): until
-        # then (a feeder declared at import time) there is nothing to capture.
-        tappable = cast(Tappable, upstream)
-        with self.lock:
-            self._feeders.append((tappable, feed))
-            if self._tap_receivers:
-                tappable._add_tap(feed)  # pyright: ignore[reportPrivateUsage]
-
-    def _call_taps(
-        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
-    ) -> None:
-        for tap in self._tap_receivers:
-            tap(signal=self, sender=sender, **named)
+    def _taps_changed(self) -> None:
+        self._refresh_dispatch_path()
 
     def rejected_connections(self) -> list[RejectedConnection]:
         """Receivers ignored because their ``dispatch_uid`` was already taken."""
@@ -405,7 +275,7 @@ class Signal(DjangoSignal):
         dispatch_uid: object | None = None,
     ) -> bool:
         """Disconnect as Django does; return whether a receiver was removed."""
-        key = (dispatch_uid or _make_id(receiver), _make_id(sender))
+        key = (dispatch_uid or make_id(receiver), make_id(sender))
         with self.lock:
             disconnected = super().disconnect(receiver, sender, dispatch_uid)
             connection = self._connections.pop(key, None)
@@ -413,7 +283,7 @@ class Signal(DjangoSignal):
                 self._refresh_dispatch_path()
         return disconnected
 
-    def _changes_dispatch_path(self, connection: _Connection) -> bool:
+    def _changes_dispatch_path(self, connection: Connection) -> bool:
         """Whether adding or removing ``connection`` may change how sends go.
 
         A plain receiver (no options, exact sender matching, not connected
@@ -606,8 +476,8 @@ class Signal(DjangoSignal):
             return sync, async_
         options = self._call_options
         return (
-            [ObservedReceiver(self, r, options.get(_make_id(r))) for r in sync],
-            [ObservedAsyncReceiver(self, r, options.get(_make_id(r))) for r in async_],
+            [ObservedReceiver(self, r, options.get(make_id(r))) for r in sync],
+            [ObservedAsyncReceiver(self, r, options.get(make_id(r))) for r in async_],
         )
 
     def _receivers_for_class(self, sender: type) -> _Receivers:
@@ -634,37 +504,14 @@ class Signal(DjangoSignal):
     def _matching_entries(
         self, sender: Any
     ) -> list[tuple[object, Callable[..., Any], bool]]:
-        """``(key, receiver, is_async)`` for each live receiver of ``sender``.
-
-        Like Django's lookup, but keeping each entry's key and, for
-        ``match_subclasses`` connections, accepting subclasses of the sender.
-        """
-        sender_id = _make_id(sender)
-        base_ids = (
-            {_make_id(base) for base in sender.__mro__[1:]}
-            if self._match_subclasses and isinstance(sender, type)
-            else set[object]()
-        )
-        found: list[tuple[object, Callable[..., Any], bool]] = []
         with self.lock:
             self._clear_dead_receivers()
-            for entry in self.receivers:
-                key = entry[0]
-                r_sender = key[1]
-                if r_sender not in (NONE_ID, sender_id) and not (
-                    r_sender in base_ids
-                    and (c := self._connections.get(key)) is not None
-                    and c.match_subclasses
-                ):
-                    continue
-                receiver: Callable[..., Any] | None = _deref(entry[1])
-                if receiver is None:
-                    continue
-                # Django >= 6.0 keeps a weak reference to the sender at [2].
-                if len(entry) == 4 and entry[2] is not None and entry[2]() is None:
-                    continue
-                found.append((key, receiver, bool(entry[-1])))
-        return found
+            return matching_entries(
+                self.receivers,
+                self._connections,
+                sender,
+                match_subclasses=self._match_subclasses,
+            )
 
     def _log_robust_failure(self, receiver: object, err: Exception) -> None:
         receiver = unwrap(receiver)
@@ -706,7 +553,7 @@ class Signal(DjangoSignal):
         for entry in entries:
             key, ref, is_async = entry[0], entry[1], entry[-1]
             weak = isinstance(ref, weakref.ReferenceType)
-            receiver: object = _deref(ref)
+            receiver: object = deref(ref)
             if receiver is None:
                 continue
             connection = connections.get(key)
@@ -844,7 +691,7 @@ class TypedSignal(Signal, Generic[P]):
         responses: Responses = []
         for receiver in sync:
             if whens:
-                when = whens.get(_make_id(receiver))
+                when = whens.get(make_id(receiver))
                 if when is not None and not when(payload):
                     responses.append((receiver, None))
                     continue
@@ -937,26 +784,6 @@ def _unwrapping(method: Callable[..., Any]) -> Callable[..., Any]:
         return [(unwrap(r), response) for r, response in responses]
 
     return send_unwrapped
-
-
-def _reference(target: object) -> object:
-    """A weak reference to ``target`` where possible, else ``target`` itself."""
-    if target is None:
-        return None
-    try:
-        if hasattr(target, "__self__") and hasattr(target, "__func__"):
-            return weakref.WeakMethod(cast("Callable[..., Any]", target))
-        return weakref.ref(target)
-    except TypeError:
-        return target
-
-
-def _deref(reference: Any) -> Any:
-    """The object behind a weak reference; other objects are returned as is."""
-    if isinstance(reference, weakref.ReferenceType):
-        # The cast is for pyright, which keeps the reference's type unknown.
-        return cast("weakref.ReferenceType[Any]", reference)()  # type: ignore[redundant-cast]
-    return reference
 
 
 def _caller_module(signal: Signal) -> str | None:

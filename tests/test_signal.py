@@ -10,7 +10,7 @@ import pytest
 from django.dispatch import Signal as DjangoSignal
 
 from django_typed_signals import Signal, mute
-from django_typed_signals._signal import _SenderCache
+from django_typed_signals._connections import SenderCache
 
 
 class Model:
@@ -529,7 +529,7 @@ def test_sender_cache_for_senders_without_weak_references_stays_bounded() -> Non
     signal = Signal(use_caching=True)
     calls: list[str] = []
     signal.connect(make_recorder(calls, "it"), weak=False)
-    limit = _SenderCache.strong_limit
+    limit = SenderCache.strong_limit
     for n in range(limit * 3):
         signal.send(sender=f"tenant-{n}")
     assert len(signal.sender_receivers_cache) <= limit

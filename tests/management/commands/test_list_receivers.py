@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -14,17 +15,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models.signals import post_save
 
-from django_typed_signals import TypedSignal, mute
-from django_typed_signals._introspection import ReceiverRow, SignalDescription
-from django_typed_signals.management.commands.list_receivers import (
-    PathShortener,
-    mermaid_label,
-    render_mermaid,
-    render_table,
-    shorten_dotted,
-    shorten_end,
-    shorten_start,
-)
+from django_typed_signals import Signal, TypedSignal, mute
+from django_typed_signals.management.commands._formats import FORMATS
+from django_typed_signals.management.commands.list_receivers import Command
 from tests.testapp.models import Note
 from tests.testapp.signals import Pinged
 
@@ -127,44 +120,6 @@ def test_table_shows_uid_and_muted_columns_only_when_needed(
         "testapp.pinged (payload tests.testapp.signals.Pinged; groups: testapp; muted)"
         in muted
     )
-
-
-def make_row(path: str, file: str, line: int = 1) -> ReceiverRow:
-    return ReceiverRow(
-        signal="tests.s",
-        path=path,
-        module=None,
-        file=file,
-        line=line,
-        sender="any",
-        sender_model=None,
-        priority=0,
-        groups=(),
-        dispatch_uid=None,
-        is_async=False,
-        mode="sync",
-        weak=True,
-        muted=False,
-    )
-
-
-def test_table_narrows_the_column_where_it_cuts_fewest_cells() -> None:
-    rows = [
-        make_row(f"shop.receivers.handler_{n}", str(REPO / f"shop/module_{n}.py"))
-        for n in range(5)
-    ]
-    rows.append(make_row("shop.receivers." + "x" * 60, str(REPO / "shop/module_5.py")))
-    signal = SignalDescription("tests.s", True, None, (), False, tuple(rows))
-    table = render_table([signal], PathShortener(REPO)).splitlines()
-    assert all(len(line) <= 100 for line in table)
-    for n in range(5):  # the one long path gave way; the others stay whole
-        assert f"shop.receivers.handler_{n}" in table[2 + n]
-        assert f"shop/module_{n}.py:1" in table[2 + n]
-    assert " ...xxx" in table[7] and "shop/module_5.py:1" in table[7]
-
-
-def test_render_table_of_nothing_is_empty() -> None:
-    assert render_table([], PathShortener(REPO)) == ""
 
 
 # -- filters --------------------------------------------------------------
@@ -278,6 +233,122 @@ def test_unknown_values_list_every_valid_choice_when_none_is_close() -> None:
     assert "testapp" in str(raised.value) and "contenttypes" in str(raised.value)
 
 
+# -- internal receivers ---------------------------------------------------
+
+BRIDGE = "django_typed_signals.builtin.bridge_request_finished"
+
+
+def is_internal_module(module: str | None) -> bool:
+    return module is not None and module.startswith("django_typed_signals.")
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_internal_receivers_are_hidden_unless_asked_for(output_format: str) -> None:
+    args = ["--signal", "request_finished", "--format", output_format]
+    hidden, _ = run(*args, "--width", "300")
+    shown, _ = run(*args, "--width", "300", "--internal")
+    assert "django.db.close_old_connections" in hidden
+    assert "django.db.close_old_connections" in shown
+    assert BRIDGE not in hidden and "builtin.py" not in hidden
+    assert BRIDGE in shown
+
+
+def test_hiding_internal_receivers_removes_only_their_rows() -> None:
+    # Receivers and signals earlier tests left as garbage must not vanish
+    # between the two listings.
+    gc.collect()
+    everything = json.loads(run("--format", "json", "--internal")[0])
+    default = json.loads(run("--format", "json")[0])
+    internal: set[str] = set()
+    for signal in everything["signals"]:
+        rows = signal["receivers"]
+        internal |= {r["path"] for r in rows if is_internal_module(r["module"])}
+        signal["receivers"] = [r for r in rows if not is_internal_module(r["module"])]
+    assert internal >= {
+        "django_typed_signals.builtin.bridge_request_started",
+        "django_typed_signals.builtin.bridge_request_finished",
+        "django_typed_signals.builtin.bridge_got_request_exception",
+        "django_typed_signals.builtin.bridge_setting_changed",
+        "django_typed_signals.builtin.bridge_pre_migrate",
+        "django_typed_signals.builtin.bridge_post_migrate",
+        "django_typed_signals.builtin.bridge_connection_created",
+        "django_typed_signals.builtin.bridge_user_logged_in",
+        "django_typed_signals.builtin.bridge_user_logged_out",
+        "django_typed_signals.builtin.bridge_user_login_failed",
+    }
+    # Same signals, same order: a signal left with no rows is still listed.
+    assert default == everything
+
+
+def test_a_signal_with_only_internal_receivers_is_listed_without_receivers() -> None:
+    name = "django.db.backends.signals.connection_created"
+    hidden, _ = run("--signal", name)
+    assert hidden.splitlines() == [
+        f"Signals without receivers: {name}.",
+        "",
+        "No receivers match the filters "
+        "(1 internal receiver hidden; --internal lists it).",
+    ]
+    shown, _ = run("--signal", name, "--internal", "--width", "300")
+    assert "django_typed_signals.builtin.bridge_connection_created" in shown
+    assert "hidden" not in shown
+
+
+def test_nothing_left_but_internal_receivers_says_how_many_are_hidden() -> None:
+    out, err = run("--app", "django_typed_signals", "--format", "json")
+    assert json.loads(out)["signals"] == []
+    count = re.fullmatch(
+        r"No receivers match the filters \((\d+) internal receivers hidden; "
+        r"--internal lists them\)\.\n",
+        err,
+    )
+    assert count is not None, err
+    shown, err = run("--app", "django_typed_signals", "--format", "json", "--internal")
+    rows = [r for s in json.loads(shown)["signals"] for r in s["receivers"]]
+    assert len(rows) == int(count[1]) and err == ""
+    assert all(is_internal_module(r["module"]) for r in rows)
+
+
+def defined_in(module: str) -> Callable[..., None]:
+    def handler(sender: object, **kwargs: object) -> None:
+        pass
+
+    handler.__module__ = module
+    return handler
+
+
+def test_internal_means_defined_in_the_package_not_connected_through_it() -> None:
+    signal = Signal(name="tests.listed.internal_or_not")
+    signal.connect(
+        functools.partial(defined_in("django_typed_signals.builtin")), weak=False
+    )
+    signal.connect(defined_in("django_typed_signals"), weak=False)
+    signal.connect(defined_in("django_typed_signals_extras.receivers"), weak=False)
+    signal.connect(functools.partial(on_note_saved), weak=False)
+
+    def modules(*args: str) -> list[str | None]:
+        out, _ = run("--signal", signal.name, "--format", "json", *args)
+        return [r["module"] for s in json.loads(out)["signals"] for r in s["receivers"]]
+
+    assert modules() == ["django_typed_signals_extras.receivers", HERE]
+    assert modules("--internal") == [
+        "django_typed_signals.builtin",
+        "django_typed_signals",
+        "django_typed_signals_extras.receivers",
+        HERE,
+    ]
+
+
+def test_help_describes_the_internal_flag() -> None:
+    parser = Command().create_parser("manage.py", "list_receivers")
+    text = " ".join(parser.format_help().split())
+    assert (
+        "--internal Also list the receivers django_typed_signals connects itself: "
+        "the bridges from Django's signals to the typed ones." in text
+    )
+    assert "bridge receivers are left out unless --internal" in text
+
+
 # -- JSON -----------------------------------------------------------------
 
 
@@ -369,61 +440,6 @@ def test_mermaid_node_ids_are_plain_identifiers() -> None:
         ), line
 
 
-def test_mermaid_labels_escape_what_mermaid_would_read() -> None:
-    assert (
-        mermaid_label('a"b', "<c>&#`|\nd")
-        == '"a#34;b<br/>#60;c#62;#38;#35;#96;#124; d"'
-    )
-
-
-def test_mermaid_lists_signals_without_receivers_in_a_comment() -> None:
-    empty = SignalDescription("tests.empty", True, None, (), False, ())
-    assert render_mermaid([empty], PathShortener(REPO)) == (
-        "graph LR\n%% signals without receivers: tests.empty"
-    )
-
-
-# -- shortening -----------------------------------------------------------
-
-
-def test_dotted_paths_lose_leading_packages_first() -> None:
-    path = "django.utils.translation.trans_real.reset_cache"
-    assert shorten_dotted(path, 60) == path
-    assert shorten_dotted(path, 35) == "d.u.t.trans_real.reset_cache"
-    assert shorten_dotted(path, 40) == "d.u.translation.trans_real.reset_cache"
-    assert shorten_dotted(path, 20) == "d.u.t.t.reset_cache"
-    assert shorten_dotted(path, 12) == "...set_cache"
-
-
-def test_file_paths_keep_their_end_and_reprs_their_start() -> None:
-    assert shorten_start("django/db/__init__.py:57", 12) == "...t__.py:57"
-    assert shorten_end("<object object>", 10) == "<object..."
-    assert shorten_end("short", 10) == "short"
-
-
-def test_paths_are_shown_from_the_project_else_from_the_import_root(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = tmp_path / "project"
-    installed = project / ".venv" / "lib" / "site-packages"
-    elsewhere = tmp_path / "elsewhere"
-    monkeypatch.setattr(sys, "path", [str(installed), str(elsewhere / "lib")])
-    shorten = PathShortener(project)
-    assert shorten(str(project / "shop" / "signals.py")) == "shop/signals.py"
-    assert shorten(str(installed / "django" / "db" / "a.py")) == "django/db/a.py"
-    assert shorten(str(elsewhere / "lib" / "x.py")) == "x.py"
-    outside = (tmp_path / "other" / "y.py").resolve()
-    assert shorten(str(outside)) == outside.as_posix()
-    assert shorten("<frozen importlib._bootstrap>") == "<frozen importlib._bootstrap>"
-    assert shorten(None) is None
-
-
-def test_locations_without_a_line_show_the_file() -> None:
-    row = replace(make_row("p", str(REPO / "x.py")), line=None)
-    assert PathShortener(REPO).location(row) == "x.py"
-    assert PathShortener(REPO).location(replace(row, file=None)) == "?"
-
-
 # -- the example project, as a user runs it ---------------------------------
 
 
@@ -452,22 +468,28 @@ def test_example_project_output_matches_snapshot(
     result = manage("list_receivers", "--app", "shop", "--format", output_format)
     assert result.returncode == 0, result.stderr
     output = result.stdout.replace(str(REPO), "<repo>")
-    # Line numbers inside this package move with every edit to it; the
-    # example project's own lines are what the snapshot pins.
-    output = re.sub(r"((?:_wiring|builtin)\.py):\d+", r"\1:N", output)
-    if output_format == "json":
-        document = json.loads(output)
-        for signal in document["signals"]:
-            for row in signal["receivers"]:
-                if row["file"] and row["file"].startswith("django_typed_signals/"):
-                    row["line"] = "N"
-        output = json.dumps(document, indent=2, sort_keys=True) + "\n"
     path = SNAPSHOTS / f"list_receivers.{snapshot}"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(output, encoding="utf-8")
     assert output == path.read_text(encoding="utf-8"), (
         f"{path.name} is out of date; rerun with UPDATE_SNAPSHOTS=1 and review"
     )
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+def test_example_project_lists_its_lifecycle_bridge_only_with_internal(
+    output_format: str,
+) -> None:
+    args = ["list_receivers", "--app", "shop", "--format", output_format]
+    default = manage(*args, "--width", "300")
+    internal = manage(*args, "--width", "300", "--internal")
+    assert default.returncode == internal.returncode == 0, internal.stderr
+    route = "django_typed_signals.lifecycle._wiring._Route.send_for_model"
+    assert "django_typed_signals/" not in default.stdout
+    assert route in internal.stdout
+    assert "django_typed_signals/lifecycle/_wiring.py" in internal.stdout
+    assert "shop.signals.status_paid" in default.stdout
+    assert "shop.signals.status_paid" in internal.stdout
 
 
 def test_example_project_exit_status_is_1_for_an_unknown_filter() -> None:

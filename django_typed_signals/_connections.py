@@ -1,0 +1,175 @@
+"""What this package keeps about each entry of Django's ``Signal.receivers``.
+
+Django's receiver list is private state whose tuple layout changed in 6.0
+(a weak reference to the sender at index 2). It is read here and nowhere
+else in the dispatcher, beside the records kept per connection.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from django.dispatch import dispatcher as django_dispatcher
+from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
+
+__all__ = [
+    "NONE_ID",
+    "NO_RECEIVERS",
+    "Connection",
+    "RejectedConnection",
+    "SenderCache",
+    "deref",
+    "make_id",
+    "matching_entries",
+    "reference",
+]
+
+# Django's receiver/sender ids: reused so that our keys match its keys exactly.
+make_id: Callable[[object], object] = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+
+
+@dataclass(slots=True)
+class Connection:
+    """What ``connect`` was told about one entry of ``Signal.receivers``.
+
+    Kept by key, with its own references to receiver and sender, so that it
+    lives exactly as long as they do, even when a tool swaps the whole
+    ``receivers`` list for a while (factory_boy's ``mute_signals`` does).
+    Never changed once made (not frozen only because that makes every
+    ``connect`` slower).
+    """
+
+    receiver_id: object
+    receiver: object  # the receiver, or a weak reference to it
+    sender: object  # the sender, or a weak reference to it
+    priority: int
+    dispatch_uid: object | None
+    weak: bool
+    on_commit: bool
+    timeout: float | None
+    match_subclasses: bool
+    when: Callable[[Any], bool] | None = None
+    has_call_options: bool = field(init=False)
+    """Whether calling the receiver needs a wrapper or a condition."""
+
+    def __post_init__(self) -> None:
+        self.has_call_options = (
+            self.on_commit or bool(self.timeout) or self.when is not None
+        )
+
+    def sender_object(self) -> object:
+        return deref(self.sender)
+
+    def is_dead(self) -> bool:
+        sender_gone = self.sender is not None and deref(self.sender) is None
+        return sender_gone or deref(self.receiver) is None
+
+
+@dataclass(frozen=True)
+class RejectedConnection:
+    """A ``connect`` that Django ignored: its ``dispatch_uid`` was taken."""
+
+    dispatch_uid: object
+    sender: object | None
+    receiver_path: str
+    kept_receiver_path: str
+
+
+class SenderCache(weakref.WeakKeyDictionary[Any, Any]):
+    """Django's per-sender receiver cache, also for senders such as ``None``.
+
+    ``WeakKeyDictionary`` raises ``TypeError`` for objects that cannot be
+    weakly referenced (``None``, strings, numbers). Those are kept in a plain
+    dict of at most ``strong_limit`` entries, dropping the oldest first:
+    senders made at run time (an id, a tenant name) must not grow it forever.
+    """
+
+    strong_limit = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._strong: dict[Any, Any] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self.data.get(weakref.ref(key), default)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+        except TypeError:
+            return self._strong.get(key, default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        try:
+            super().__setitem__(key, value)
+        except TypeError:
+            strong = self._strong
+            if len(strong) >= self.strong_limit and key not in strong:
+                del strong[next(iter(strong))]
+            strong[key] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self._strong.clear()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._strong)
+
+
+def matching_entries(
+    entries: Sequence[tuple[Any, ...]],
+    connections: Mapping[object, Connection],
+    sender: Any,
+    *,
+    match_subclasses: bool,
+) -> list[tuple[object, Callable[..., Any], bool]]:
+    """``(key, receiver, is_async)`` for each live receiver of ``sender``.
+
+    Like Django's lookup, but keeping each entry's key and, when some
+    connection has ``match_subclasses``, accepting subclasses of the sender
+    for those connections. The caller holds the signal's lock.
+    """
+    sender_id = make_id(sender)
+    base_ids = (
+        {make_id(base) for base in sender.__mro__[1:]}
+        if match_subclasses and isinstance(sender, type)
+        else set[object]()
+    )
+    found: list[tuple[object, Callable[..., Any], bool]] = []
+    for entry in entries:
+        key = entry[0]
+        r_sender = key[1]
+        if r_sender not in (NONE_ID, sender_id) and not (
+            r_sender in base_ids
+            and (c := connections.get(key)) is not None
+            and c.match_subclasses
+        ):
+            continue
+        receiver: Callable[..., Any] | None = deref(entry[1])
+        if receiver is None:
+            continue
+        # Django >= 6.0 keeps a weak reference to the sender at [2].
+        if len(entry) == 4 and entry[2] is not None and entry[2]() is None:
+            continue
+        found.append((key, receiver, bool(entry[-1])))
+    return found
+
+
+def reference(target: object) -> object:
+    """A weak reference to ``target`` where possible, else ``target`` itself."""
+    if target is None:
+        return None
+    try:
+        if hasattr(target, "__self__") and hasattr(target, "__func__"):
+            return weakref.WeakMethod(cast("Callable[..., Any]", target))
+        return weakref.ref(target)
+    except TypeError:
+        return target
+
+
+def deref(reference: Any) -> Any:
+    """The object behind a weak reference; other objects are returned as is."""
+    if isinstance(reference, weakref.ReferenceType):
+        # The cast is for pyright, which keeps the reference's type unknown.
+        return cast("weakref.ReferenceType[Any]", reference)()  # type: ignore[redundant-cast]
+    return reference
