@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar, cast, overload
 
 from django.dispatch import Signal as DjangoSignal
 
@@ -155,6 +155,7 @@ def _parameters(receiver: object) -> Sequence[inspect.Parameter] | None:
 
 
 _M = TypeVar("_M", bound="Model")
+_E = TypeVar("_E", bound="ModelEvent[Any]")
 _Decorator = Callable[[TypedReceiver[_P]], TypedReceiver[_P]]
 
 
@@ -222,14 +223,63 @@ def receiver(
 ) -> _Decorator[M2MChanged[Model]]: ...
 @overload
 def receiver(
-    signal: type[ModelEvent[Any]],
+    signal: type[_E],
     *,
     sender: None = None,
     priority: int = 0,
     dispatch_uid: object | None = None,
     weak: bool = True,
     on_commit: bool = False,
-    when: Callable[[Any], bool] | None = None,
+    when: Callable[[_E], bool] | None = None,
+    match_subclasses: bool = False,
+) -> Callable[[_F], _F]: ...
+# ``[PreSave, PostSave]``: one receiver for both halves of a save.
+@overload
+def receiver(  # type: ignore[overload-overlap]  # before the mixed lists
+    signal: Sequence[type[PreSave[Any]] | type[PostSave[Any]]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreSave[_M] | PostSave[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PreSave[_M] | PostSave[_M]]: ...
+@overload
+def receiver(  # type: ignore[overload-overlap]  # before the mixed lists
+    signal: Sequence[type[PreDelete[Any]] | type[PostDelete[Any]]],
+    *,
+    sender: type[_M],
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreDelete[_M] | PostDelete[_M]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> _Decorator[PreDelete[_M] | PostDelete[_M]]: ...
+@overload
+def receiver(
+    signal: Sequence[type[PreSave[Any]] | type[PostSave[Any]]],
+    *,
+    sender: None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreSave[Model] | PostSave[Model]], bool] | None = None,
+    match_subclasses: bool = False,
+) -> Callable[[_F], _F]: ...
+@overload
+def receiver(
+    signal: Sequence[type[PreDelete[Any]] | type[PostDelete[Any]]],
+    *,
+    sender: None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: Callable[[PreDelete[Model] | PostDelete[Model]], bool] | None = None,
     match_subclasses: bool = False,
 ) -> Callable[[_F], _F]: ...
 @overload
@@ -256,8 +306,23 @@ def receiver(
     when: None = None,
     match_subclasses: bool = False,
 ) -> Callable[[_F], _F]: ...
+# Any other mix of signals and payload classes; when= only with the above.
+@overload
 def receiver(
-    signal: DjangoSignal | Sequence[DjangoSignal] | type[ModelEvent[Any]],
+    signal: Sequence[DjangoSignal | type[ModelEvent[Any]]],
+    *,
+    sender: object | None = None,
+    priority: int = 0,
+    dispatch_uid: object | None = None,
+    weak: bool = True,
+    on_commit: bool = False,
+    when: None = None,
+    match_subclasses: bool = False,
+) -> Callable[[_F], _F]: ...
+def receiver(
+    signal: DjangoSignal
+    | type[ModelEvent[Any]]
+    | Sequence[DjangoSignal | type[ModelEvent[Any]]],
     *,
     sender: object | None = None,
     priority: int = 0,
@@ -270,47 +335,28 @@ def receiver(
     """Connect the decorated function to one signal or a list of signals.
 
     ``signal`` may also be a lifecycle payload class (``PostSave``...), which
-    connects to the typed model signal for ``sender``. Plain
-    ``django.dispatch.Signal`` instances are accepted too; ``priority``,
-    ``on_commit``, ``when`` and ``match_subclasses`` need one of ours.
+    connects to the typed model signal for ``sender``, and a list may mix
+    both: ``[PreSave, PostSave]``. Each gets its own connection with the same
+    options. Plain ``django.dispatch.Signal`` instances are accepted too;
+    ``priority``, ``on_commit``, ``when`` and ``match_subclasses`` need one of
+    ours.
     """
     from ._signal import Signal, TypedSignal
+    from .lifecycle._wiring import check_model_receiver, connect_model_receiver
 
-    if isinstance(signal, type):
-        from .lifecycle._payloads import ModelEvent
-        from .lifecycle._wiring import connect_model_receiver
-
-        if not issubclass(signal, ModelEvent):
-            raise TypeError(
-                f"receiver() takes a signal, a list of signals or a lifecycle "
-                f"payload class, got the class {signal.__qualname__}"
-            )
-        event = signal
-
-        def connect_event(func: _F) -> _F:
-            connect_model_receiver(
-                event,
-                func,
-                sender=sender,
-                when=when,
-                priority=priority,
-                dispatch_uid=dispatch_uid,
-                weak=weak,
-                on_commit=on_commit,
-                match_subclasses=match_subclasses,
-            )
-            return func
-
-        return connect_event
-
-    signals = [signal] if isinstance(signal, DjangoSignal) else list(signal)
-    for each in signals:
-        if not isinstance(each, DjangoSignal):
-            raise TypeError(
-                f"receiver() takes a signal or a list of signals, got "
-                f"{type(each).__name__}: {each!r}"
-            )
-        if not isinstance(each, Signal) and (
+    if isinstance(signal, (DjangoSignal, type)):
+        items: list[object] = [signal]
+    elif isinstance(signal, (list, tuple)):  # as Django's receiver()
+        items = list(cast("Sequence[object]", signal))
+    else:
+        raise TypeError(_not_a_signal(signal))
+    events: list[type[ModelEvent[Any]]] = []
+    for each in items:
+        if _is_event(each):
+            events.append(each)
+        elif not isinstance(each, DjangoSignal):
+            raise TypeError(_not_a_signal(each))
+        elif not isinstance(each, Signal) and (
             priority or on_commit or match_subclasses or when is not None
         ):
             raise TypeError(
@@ -318,12 +364,26 @@ def receiver(
                 f"need a django_typed_signals.Signal, {each!r} is a plain "
                 "Django signal"
             )
-        if when is not None and not isinstance(each, TypedSignal):
+        elif when is not None and not isinstance(each, TypedSignal):
             raise TypeError(f"receiver(): when= needs a TypedSignal, got {each!r}")
 
     def decorator(func: _F) -> _F:
-        for each in signals:
-            if isinstance(each, TypedSignal):
+        for event in events:  # all refused before any is connected
+            check_model_receiver(event, func, sender=sender, when=when)
+        for each in items:
+            if _is_event(each):
+                connect_model_receiver(
+                    each,
+                    func,
+                    sender=sender,
+                    when=when,
+                    priority=priority,
+                    dispatch_uid=dispatch_uid,
+                    weak=weak,
+                    on_commit=on_commit,
+                    match_subclasses=match_subclasses,
+                )
+            elif isinstance(each, TypedSignal):
                 typed = cast("TypedSignal[Any]", each)  # type: ignore[redundant-cast]
                 typed.connect(
                     func,
@@ -345,8 +405,27 @@ def receiver(
                     on_commit=on_commit,
                     match_subclasses=match_subclasses,
                 )
-            else:
+            elif isinstance(each, DjangoSignal):
                 each.connect(func, sender=sender, weak=weak, dispatch_uid=dispatch_uid)
         return func
 
     return decorator
+
+
+def _is_event(value: object) -> TypeGuard[type[ModelEvent[Any]]]:
+    """Whether ``value`` is a lifecycle payload class (``PostSave``...)."""
+    from .lifecycle._payloads import ModelEvent
+
+    return isinstance(value, type) and issubclass(value, ModelEvent)
+
+
+def _not_a_signal(value: object) -> str:
+    got = (
+        f"the class {value.__qualname__}"
+        if isinstance(value, type)
+        else f"{type(value).__name__}: {value!r}"
+    )
+    return (
+        "receiver() takes a signal, a lifecycle payload class (PostSave, ...) "
+        f"or a list of them, got {got}"
+    )

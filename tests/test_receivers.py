@@ -51,8 +51,13 @@ def test_priority_on_plain_django_signal_is_an_error() -> None:
 
 
 def test_decorator_rejects_non_signals() -> None:
-    with pytest.raises(TypeError, match="takes a signal or a list of signals"):
+    accepted = r"takes a signal, a lifecycle payload class \(PostSave, ...\) or a list"
+    with pytest.raises(TypeError, match=rf"{accepted} of them, got str: 'post_save'"):
         receiver("post_save")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"{accepted} of them, got int: 3"):
+        receiver([Signal(), 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=rf"{accepted} of them, got the class Ping"):
+        receiver([Signal(), Ping])  # type: ignore[list-item]
 
 
 def test_dispatch_uid_and_weak_are_passed_on() -> None:

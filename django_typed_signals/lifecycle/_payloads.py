@@ -52,10 +52,15 @@ class ModelEvent(Generic[M]):
 
 @dataclass(frozen=True)
 class PreSave(ModelEvent[M]):
-    """Sent before ``save()`` writes; ``changes`` are the tracked fields' edits."""
+    """Sent before ``save()`` writes; ``changes`` are the tracked fields' edits.
+
+    ``created`` is ``instance._state.adding``: whether Django will try to
+    insert. Before the query nobody knows more: ``Tag(pk=existing.pk).save()``
+    is ``created`` here and updates the row, so ``PostSave.created`` is false.
+    """
 
     created: bool
-    """Whether the save will insert (``instance._state.adding``)."""
+    """Whether Django will try to insert (``instance._state.adding``)."""
     update_fields: frozenset[str] | None
     raw: bool
     changes: Mapping[str, FieldChange] = field(default_factory=_no_changes)
@@ -66,6 +71,7 @@ class PostSave(ModelEvent[M]):
     """Sent after ``save()`` wrote; ``changes`` are what this save changed."""
 
     created: bool
+    """Whether the save inserted a row."""
     update_fields: frozenset[str] | None
     raw: bool
     changes: Mapping[str, FieldChange] = field(default_factory=_no_changes)

@@ -22,6 +22,7 @@ from django.db.models import Model
 from django.db.models import signals as django_signals
 from django.dispatch import Signal as DjangoSignal
 
+from .._receivers import describe_callable
 from .._signal import TypedSignal
 from ._conditions import Condition
 from ._payloads import (
@@ -36,6 +37,7 @@ from ._payloads import (
 from ._tracking import changes, saved_changes, track_changes
 
 __all__ = [
+    "check_model_receiver",
     "connect_model_receiver",
     "m2m_changed",
     "post_delete",
@@ -242,19 +244,21 @@ def connect_pending_bridges() -> None:
         _bridge(event, sender, subclasses=True)
 
 
-def connect_model_receiver(
+_SAVE_EVENTS: frozenset[type[ModelEvent[Any]]] = frozenset({PreSave, PostSave})
+
+
+def check_model_receiver(
     event: type[ModelEvent[Any]],
     receiver: Callable[..., Any],
     *,
     sender: object,
     when: Callable[[Any], bool] | None,
-    priority: int,
-    dispatch_uid: object,
-    weak: bool,
-    on_commit: bool,
-    match_subclasses: bool,
-) -> None:
-    """Connect ``receiver`` for ``event`` payloads; see ``receiver()``."""
+) -> type[Model] | None:
+    """Refuse what ``connect_model_receiver`` cannot connect; return the model.
+
+    Checked before anything is connected, so a refused ``receiver()`` leaves
+    the signals as they were.
+    """
     if event not in _ROUTES:
         raise TypeError(
             f"receiver(): {event!r} is not a lifecycle payload; use one of "
@@ -268,14 +272,45 @@ def connect_model_receiver(
                 f"None, got {sender!r}"
             )
         model = sender
-    fields = when.fields if isinstance(when, Condition) else frozenset[str]()
-    if fields:
-        if model is None:
-            raise TypeError(
-                f"receiver({event.__name__}, when={when!r}): conditions on "
-                "fields need sender=<model class>"
-            )
-        track_changes(model, *sorted(fields))
+    condition = _condition(when)
+    if condition is None:
+        return model
+    # There changed() would never match and ~created() always: refuse it.
+    if condition.needs_save and event not in _SAVE_EVENTS:
+        raise TypeError(
+            f"receiver({event.__name__}, when={condition!r}): changed() and "
+            f"created() read a save's changes; {event.__name__} payloads have "
+            f"none (receiver {describe_callable(receiver)[0]})"
+        )
+    if condition.fields and model is None:
+        raise TypeError(
+            f"receiver({event.__name__}, when={condition!r}): conditions on "
+            "fields need sender=<model class>"
+        )
+    return model
+
+
+def _condition(when: Callable[[Any], bool] | None) -> Condition[Any] | None:
+    return when if isinstance(when, Condition) else None
+
+
+def connect_model_receiver(
+    event: type[ModelEvent[Any]],
+    receiver: Callable[..., Any],
+    *,
+    sender: object,
+    when: Callable[[Any], bool] | None,
+    priority: int,
+    dispatch_uid: object,
+    weak: bool,
+    on_commit: bool,
+    match_subclasses: bool,
+) -> None:
+    """Connect ``receiver`` for ``event`` payloads; see ``receiver()``."""
+    model = check_model_receiver(event, receiver, sender=sender, when=when)
+    condition = _condition(when)
+    if condition is not None and condition.fields and model is not None:
+        track_changes(model, *sorted(condition.fields))
     signal = typed_signal_for(event)
     signal.connect(
         receiver,

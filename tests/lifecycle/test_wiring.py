@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import transaction
 from django.db.models import Model
+from django.db.models import signals as django_signals
 from django.db.models.signals import post_save as django_post_save
 
-from django_typed_signals import mute, receiver
+from django_typed_signals import Signal, mute, receiver
 from django_typed_signals.lifecycle import (
+    Condition,
     FieldChange,
     M2MChanged,
     PostDelete,
@@ -20,7 +23,11 @@ from django_typed_signals.lifecycle import (
     PreSave,
     changed,
     created,
+    m2m_changed,
+    post_delete,
     post_save,
+    pre_delete,
+    pre_save,
 )
 from tests.testapp.models import (
     Customer,
@@ -332,7 +339,7 @@ def test_bad_senders_and_classes_are_named() -> None:
     with pytest.raises(TypeError, match="sender must be a model class"):
         receiver(PostSave, sender="testapp.Order")(lambda sender, **kwargs: None)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="lifecycle payload class"):
-        receiver(int)(lambda sender, **kwargs: None)  # type: ignore[arg-type]
+        receiver(int)(lambda sender, **kwargs: None)  # type: ignore[type-var]
 
 
 def test_hand_sent_django_signals_with_few_arguments_still_bridge() -> None:
@@ -418,3 +425,179 @@ def test_changed_accepts_a_foreign_keys_attname() -> None:
     order.customer = second
     order.save()
     assert seen == [order.pk]
+
+
+def _connections() -> list[int]:
+    """How many receivers each typed and Django model signal has."""
+    return [
+        len(each.receivers)
+        for each in (
+            pre_delete,
+            post_delete,
+            m2m_changed,
+            django_signals.pre_delete,
+            django_signals.post_delete,
+            django_signals.m2m_changed,
+        )
+    ]
+
+
+@pytest.mark.parametrize("event", [PreDelete, PostDelete])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        changed("name"),
+        created(),
+        ~created(),
+        changed("name", to="x") & ~created(),
+        created() | changed("name"),
+    ],
+    ids=repr,
+)
+def test_save_conditions_on_delete_receivers_are_refused_at_connect(
+    event: type[PreDelete[Any]] | type[PostDelete[Any]],
+    condition: Condition[Any],
+) -> None:
+    calls: list[str] = []
+
+    def on_delete(sender: object, **kwargs: object) -> None:
+        calls.append("called")
+
+    before = _connections()
+    with pytest.raises(TypeError) as refused:
+        receiver(event, sender=Customer, when=condition)(on_delete)
+    assert str(refused.value) == (
+        f"receiver({event.__name__}, when={condition!r}): changed() and "
+        f"created() read a save's changes; {event.__name__} payloads have none "
+        f"(receiver {__name__}.{on_delete.__qualname__})"
+    )
+    assert _connections() == before
+    customer = Customer.objects.create(name="kept")
+    customer.delete()  # deletes still work, and nothing was connected
+    assert calls == []
+    assert not Customer.objects.filter(pk=customer.pk).exists()
+
+
+def test_save_conditions_on_m2m_receivers_are_refused_at_connect() -> None:
+    before = _connections()
+    connect = receiver(M2MChanged, sender=OrderTag, when=changed("tag"))  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"^receiver\(M2MChanged, when=changed\('tag'\)"
+    ):
+        connect(lambda sender, **kwargs: None)
+    assert _connections() == before
+    order = Order.objects.create()
+    order.tags.add(Tag.objects.create(name="still works"))
+    assert order.tags.count() == 1
+
+
+def test_plain_callable_conditions_on_delete_receivers_are_connected() -> None:
+    seen: list[str] = []
+
+    @receiver(PreDelete, sender=Customer, when=lambda p: p.instance.name == "ann")
+    def on_delete(
+        sender: object, *, payload: PreDelete[Customer], **kwargs: object
+    ) -> None:
+        seen.append(payload.instance.name)
+
+    Customer.objects.create(name="bob").delete()
+    Customer.objects.create(name="ann").delete()
+    assert seen == ["ann"]
+
+
+def test_save_conditions_connected_directly_never_break_a_delete() -> None:
+    calls: list[str] = []
+
+    @receiver(PreDelete, sender=Item)  # bridges Item's deletes
+    def bridged(sender: object, **kwargs: object) -> None:
+        calls.append("bridged")
+
+    def make(name: str) -> Callable[..., None]:
+        def on_delete(sender: object, **kwargs: object) -> None:
+            calls.append(name)
+
+        return on_delete
+
+    receivers = [make(name) for name in ("changed", "fk", "created", "not created")]
+    conditions = [changed("sku"), changed("order_id"), created(), ~created()]
+    for each, condition in zip(receivers, conditions, strict=True):
+        # What receiver() refuses, TypedSignal.connect takes: false, not a crash.
+        pre_delete.connect(each, sender=Item, when=condition)  # type: ignore[arg-type]
+    Item.objects.create(order=Order.objects.create(), sku="a").delete()
+    assert sorted(calls) == ["bridged", "not created"]
+
+
+def test_pre_save_created_is_what_django_will_try_post_save_what_it_did() -> None:
+    seen: list[tuple[str, bool]] = []
+
+    @receiver(PreSave, sender=Tag)
+    def before(sender: object, *, payload: PreSave[Tag], **kwargs: object) -> None:
+        seen.append(("pre", payload.created))
+
+    @receiver(PostSave, sender=Tag)
+    def after(sender: object, *, payload: PostSave[Tag], **kwargs: object) -> None:
+        seen.append(("post", payload.created))
+
+    existing = Tag.objects.create(name="old")
+    seen.clear()
+    Tag(pk=existing.pk, name="new").save()  # adding, but the UPDATE finds the row
+    assert seen == [("pre", True), ("post", False)]
+    assert list(Tag.objects.values_list("pk", "name")) == [(existing.pk, "new")]
+
+
+def test_a_list_of_payload_classes_connects_each_with_the_same_options() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    @receiver([PreSave, PostSave], sender=Order, priority=5, when=changed("status"))
+    def on_status(
+        sender: type[Order],
+        *,
+        payload: PreSave[Order] | PostSave[Order],
+        **kwargs: object,
+    ) -> None:
+        seen.append((type(payload).__name__, payload.changes["status"]))
+
+    order = Order.objects.create(status="draft")
+    order.note = "unrelated"
+    order.save()
+    order.status = "paid"
+    order.save()
+    change = FieldChange("draft", "paid")
+    assert seen == [("PreSave", change), ("PostSave", change)]
+    for signal in (pre_save, post_save):
+        [info] = [i for i in signal.receivers_info() if i.receiver is on_status]
+        assert info.priority == 5 and info.sender is Order
+
+
+def test_a_list_may_mix_signals_and_payload_classes() -> None:
+    seen: list[object] = []
+    plain = Signal()
+
+    @receiver((plain, PostDelete), sender=Customer, dispatch_uid="both")
+    def on_it(sender: object, **kwargs: object) -> None:
+        seen.append(kwargs.get("payload", "plain"))
+
+    customer = Customer.objects.create(name="x")
+    plain.send(sender=Customer)
+    customer.delete()
+    assert seen[0] == "plain" and isinstance(seen[1], PostDelete)
+    assert [i.dispatch_uid for i in plain.receivers_info()] == ["both"]
+    assert "both" in [i.dispatch_uid for i in post_delete.receivers_info()]
+
+
+def test_a_refused_list_connects_none_of_its_signals() -> None:
+    calls: list[object] = []
+
+    def on_status(sender: object, **kwargs: object) -> None:
+        calls.append(sender)
+
+    connect = receiver([PreSave, PreDelete], sender=Order, when=changed("status"))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^receiver\(PreDelete, when=changed"):
+        connect(on_status)  # PreSave comes first: refused all the same
+    assert on_status not in [i.receiver for i in pre_save.receivers_info()]
+    order = Order.objects.create(status="draft")
+    order.status = "paid"
+    order.save()
+    assert calls == []
+    with pytest.raises(TypeError, match="lifecycle payload class"):
+        receiver([PreSave, "post_save"], sender=Order)  # type: ignore[list-item]

@@ -7,12 +7,15 @@ from typing_extensions import assert_type
 
 from django_typed_signals import receiver
 from django_typed_signals.lifecycle import (
+    Condition,
     M2MChanged,
     PostDelete,
     PostSave,
+    PreDelete,
     PreSave,
     changed,
     created,
+    post_save,
 )
 from tests.testapp.models import Customer, Order, OrderTag
 
@@ -73,3 +76,49 @@ def for_customers(payload: PostSave[Customer]) -> bool:
 
 
 receiver(PostSave, sender=Order, when=for_customers)  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+# Conditions carry the payload they read: changed() and created() read a save.
+save_condition = changed("status") & ~created() | changed("amount", to=1)
+assert_type(save_condition, Condition[PreSave[Model] | PostSave[Model]])
+receiver(PostSave, sender=Order, when=changed("status") & ~created())
+receiver(PreSave, sender=Order, when=save_condition)
+receiver(PreDelete, sender=Order, when=lambda p: p.origin is None)
+receiver(PreDelete, sender=Order, when=changed("status"))  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(PostDelete, sender=Order, when=created())  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(PreDelete, sender=Order, when=~created() & changed("note"))  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(M2MChanged, sender=OrderTag, when=changed("tag"))  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(PreDelete, when=created())  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(PostSave, when=lambda p: p.created and p.changes == {})
+receiver([PreSave, PostSave], when=changed("status") & ~created())
+
+
+# A list of payload classes: the payload is either, typed for the sender.
+@receiver([PreSave, PostSave], sender=Order, when=changed("status") | created())
+def both_halves(
+    sender: type[Order],
+    *,
+    payload: PreSave[Order] | PostSave[Order],
+    **kwargs: object,
+) -> None:
+    assert_type(payload.instance, Order)
+    assert_type(payload.created, bool)
+
+
+@receiver((PreDelete, PostDelete), sender=Customer)
+def going_and_gone(
+    sender: object,
+    *,
+    payload: PreDelete[Customer] | PostDelete[Customer],
+    **kwargs: object,
+) -> None:
+    assert_type(payload.instance, Customer)
+
+
+# Any mix of signals and payload classes, checked at run time.
+@receiver([post_save, PreSave], sender=Order, priority=1)
+def mixed(sender: object, **kwargs: object) -> None: ...
+
+
+receiver([PreSave, PostSave], sender=Order)(wrong_event)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+receiver([PreDelete, PostDelete], sender=Order, when=changed("status"))  # type: ignore[list-item]  # pyright: ignore[reportCallIssue, reportArgumentType]
