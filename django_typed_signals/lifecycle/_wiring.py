@@ -22,6 +22,7 @@ from django.db.models import Model
 from django.db.models import signals as django_signals
 from django.dispatch import Signal as DjangoSignal
 
+from .._groups import is_muted
 from .._receivers import describe_callable
 from .._signal import TypedSignal
 from ._conditions import Condition
@@ -171,9 +172,23 @@ class _Route:
         self.django_signal = django_signal
         self.build = build
         self.every_model = False
+        self.models: set[type[Model]] = set()
+        typed._add_feeder(django_signal, self.feed)  # pyright: ignore[reportPrivateUsage]
 
     def send(self, sender: type[Model], **kwargs: Any) -> None:
         self.typed.send(sender, self.build(sender, **kwargs))
+
+    def feed(self, sender: type[Model], **kwargs: Any) -> None:
+        """A tap of Django's signal while the typed one is captured.
+
+        It sends what the connected route does not: saves while Django's
+        signal is muted, and saves of models that no typed receiver asked
+        for. So ``capture(lifecycle.post_save)`` records every save.
+        """
+        if is_muted(self.django_signal) or not (
+            self.every_model or sender in self.models
+        ):
+            self.typed.send(sender, self.build(sender, **kwargs))
 
     def send_for_model(self, sender: type[Model], **kwargs: Any) -> None:
         if not self.every_model:  # else send() is connected and does it
@@ -189,6 +204,8 @@ class _Route:
         )
         if sender is None:
             self.every_model = True
+        else:
+            self.models.add(sender)
 
 
 _ROUTES: dict[type[ModelEvent[Any]], _Route] = {

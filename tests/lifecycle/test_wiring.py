@@ -601,3 +601,56 @@ def test_a_refused_list_connects_none_of_its_signals() -> None:
     assert calls == []
     with pytest.raises(TypeError, match="lifecycle payload class"):
         receiver([PreSave, "post_save"], sender=Order)  # type: ignore[list-item]
+
+
+def test_stacked_receivers_keep_each_models_condition() -> None:
+    calls: list[tuple[type[Model], list[str]]] = []
+
+    def on_change(
+        sender: type[Model],
+        *,
+        payload: PostSave[Order] | PostSave[Customer],
+        **kwargs: object,
+    ) -> None:
+        calls.append((sender, sorted(payload.changes)))
+
+    # What stacked @receiver decorators do, spelled out: mypy types each
+    # decorator's result for its own sender and would refuse the stack.
+    receiver(PostSave, sender=Customer, when=changed("name"))(on_change)
+    receiver(PostSave, sender=Order, when=changed("status"))(on_change)
+
+    customer = Customer.objects.create(name="Ada")
+    order = Order.objects.create(customer=customer)
+    customer.name = "Grace"
+    customer.save()
+    order.status = "paid"
+    order.save()
+    order.note = "no status change"
+    order.save()
+
+    assert calls == [(Customer, ["name"]), (Order, ["status"])]
+
+
+def test_capture_of_a_lifecycle_signal_records_every_save_even_muted() -> None:
+    from django_typed_signals.testing import capture
+
+    typed_calls: list[type[Model]] = []
+
+    @receiver(PostSave, sender=Order)
+    def on_order(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        typed_calls.append(sender)
+
+    with capture(post_save) as muted_saves, mute("model"):
+        Order.objects.create(status="muted")
+        Customer.objects.create(name="no typed receiver")
+    with capture(post_save) as saves:
+        Order.objects.create(status="heard")
+        Customer.objects.create(name="still recorded")
+
+    assert [type(p.instance) for p in muted_saves.payloads] == [Order, Customer]
+    assert [type(p.instance) for p in saves.payloads] == [Order, Customer]  # once each
+    assert all(p.created for p in muted_saves.payloads + saves.payloads)
+    assert typed_calls == [Order]  # muted receivers stayed silent
+    assert not django_post_save._tap_receivers  # type: ignore[attr-defined]
