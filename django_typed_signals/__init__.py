@@ -1,9 +1,10 @@
 """Typed Django signals with priorities, muting, on-commit sending and observers."""
 
+from ._api import receiver
 from ._exports import show_public_module
 from ._groups import SignalGroup, known_groups, mute
 from ._observe import Observer, ReceiverCall, add_observer, remove_observer
-from ._receivers import ReceiverInfo, TypedReceiver, receiver
+from ._receivers import ReceiverInfo, TypedReceiver
 from ._signal import ErrorHandler, RejectedConnection, Signal, TypedSignal
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from django.dispatch import Signal as DjangoSignal
 
-from ._groups import SignalGroup, declare_groups, muted_var
+from ._groups import SignalGroup, declare_groups, is_mutable, muted_var
 from ._taps import SEND_METHODS, Taps, tapped
 
 __all__ = ["adopt", "adopt_django_signals", "is_adopted"]
@@ -62,9 +62,8 @@ class MuteAware(Taps, DjangoSignal):
                 delattr(self, name)
 
 
-def is_adopted(signal: DjangoSignal) -> bool:
-    """Whether ``signal`` can be muted (ours, or an adopted Django signal)."""
-    return isinstance(getattr(signal, "_mute_keys", None), frozenset)
+is_adopted = is_mutable
+"""Whether ``signal`` can be muted (ours, or an adopted Django signal)."""
 
 
 def adopt(signal: DjangoSignal, *groups: str) -> None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.dispatch import dispatcher as django_dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
+
+if TYPE_CHECKING:
+    from ._registry import Executor
 
 __all__ = [
     "NONE_ID",
@@ -48,17 +52,29 @@ class Connection:
     priority: int
     dispatch_uid: object | None
     weak: bool
-    on_commit: bool
     timeout: float | None
     match_subclasses: bool
     when: Callable[[Any], bool] | None = None
+    run: str = "inline"
+    executor: Executor | None = None
+    """Who runs the receiver when it is not called inline (``run=``)."""
+    run_options: Mapping[str, object] = field(default_factory=dict[str, object])
+    guards: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
+    """Entered around each call, from connect hooks."""
     has_call_options: bool = field(init=False)
     """Whether calling the receiver needs a wrapper or a condition."""
 
     def __post_init__(self) -> None:
-        self.has_call_options = (
-            self.on_commit or bool(self.timeout) or self.when is not None
+        self.has_call_options = bool(
+            self.executor is not None
+            or self.timeout
+            or self.when is not None
+            or self.guards
         )
+
+    @property
+    def on_commit(self) -> bool:
+        return self.run == "on_commit"
 
     def sender_object(self) -> object:
         return deref(self.sender)

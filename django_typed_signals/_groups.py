@@ -22,13 +22,13 @@ from collections.abc import (
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
-if TYPE_CHECKING:
-    from django.dispatch import Signal as DjangoSignal
+from django.dispatch import Signal as DjangoSignal
 
 __all__ = [
     "SignalGroup",
+    "is_mutable",
     "is_muted",
     "known_groups",
     "mute",
@@ -129,12 +129,15 @@ def muted_keys() -> frozenset[object]:
     return muted_var.get()
 
 
+def is_mutable(signal: object) -> bool:
+    """Whether ``mute()`` can silence ``signal``: ours, or an adopted Django one.
+
+    Every such signal carries the keys that mute it in ``_mute_keys``.
+    """
+    return isinstance(getattr(signal, "_mute_keys", None), frozenset)
+
+
 def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
-    from django.dispatch import Signal as DjangoSignal
-
-    from ._adoption import is_adopted
-    from ._signal import Signal
-
     keys: set[object] = set()
     for target in targets:
         if isinstance(target, str):
@@ -144,9 +147,7 @@ def _resolve(targets: tuple[str | DjangoSignal, ...]) -> frozenset[object]:
                     f"mute(): unknown signal group {target!r}; known groups: {known}"
                 )
             keys.add(target)
-        elif isinstance(target, Signal) or (
-            isinstance(target, DjangoSignal) and is_adopted(target)
-        ):
+        elif isinstance(target, DjangoSignal) and is_mutable(target):
             keys.add(target)
         elif isinstance(target, DjangoSignal):
             raise TypeError(

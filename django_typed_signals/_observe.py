@@ -1,9 +1,11 @@
-"""Observing receiver calls: one hook for metrics, tracing and error reporting.
+"""Calling receivers: observers, conditions, timeouts, guards and executors.
 
-Signals without observers, error handler, ``on_commit`` or ``timeout``
-receivers never reach this module at send time: they use Django's dispatch
-path unchanged. The others hand each receiver to a small wrapper that times
-the call and reports a ``ReceiverCall``.
+Signals without observers, an error handler, or receivers with ``when=``,
+``timeout=``, guards or another ``run=`` than ``"inline"`` never reach this
+module at send time: they use Django's dispatch path unchanged. The others
+hand each receiver to a small wrapper that checks its condition, hands it to
+its executor (``"on_commit"`` here; others registered by other layers) or
+calls it inside its guards, times the call and reports a ``ReceiverCall``.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._receivers import describe_callable
-from ._registry import all_signals
+from ._registry import PendingCall, all_signals, register_executor
 
 if TYPE_CHECKING:
+    from ._registry import Executor
     from ._signal import Signal
 
 __all__ = ["Observer", "ReceiverCall", "add_observer", "observers", "remove_observer"]
@@ -118,11 +122,35 @@ class CallOptions(Protocol):
     """How ``connect`` asked for one receiver to be called."""
 
     @property
-    def on_commit(self) -> bool: ...
-    @property
     def timeout(self) -> float | None: ...
     @property
     def when(self) -> Callable[[Any], bool] | None: ...
+    @property
+    def executor(self) -> Executor | None: ...
+    @property
+    def run_options(self) -> Mapping[str, object]: ...
+    @property
+    def guards(self) -> tuple[Callable[[], AbstractContextManager[object]], ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingCall:
+    """A call handed to an executor; calling it runs the receiver now."""
+
+    signal: Signal
+    receiver: Callable[..., Any]
+    sender: object
+    named: Mapping[str, Any]
+    options: CallOptions
+    signal_argument: object  # what the receiver gets as signal=
+
+    @property
+    def run_options(self) -> Mapping[str, object]:
+        return self.options.run_options
+
+    def __call__(self) -> object:
+        wrapper = ObservedReceiver(self.signal, self.receiver, self.options)
+        return wrapper.call_now(self.signal_argument, self.sender, dict(self.named))
 
 
 class ObservedReceiver:
@@ -145,35 +173,30 @@ class ObservedReceiver:
         if options is not None:
             if options.when is not None and not options.when(named.get("payload")):
                 return None
-            if options.on_commit:
-                self._call_after_commit(signal, sender, named)
-                return None
+            if options.executor is not None:
+                call = _PendingCall(
+                    self.signal, self.receiver, sender, named, options, signal
+                )
+                return options.executor.submit(call)
+        return self.call_now(signal, sender, named)
+
+    def call_now(self, signal: object, sender: object, named: dict[str, Any]) -> Any:
+        """Call the receiver here and now, inside its guards, and report it."""
+        guards = self.options.guards if self.options is not None else ()
         started = perf_counter()
         try:
-            result = self.receiver(signal=signal, sender=sender, **named)
+            if guards:
+                with ExitStack() as stack:
+                    for guard in guards:
+                        stack.enter_context(guard())
+                    result = self.receiver(signal=signal, sender=sender, **named)
+            else:
+                result = self.receiver(signal=signal, sender=sender, **named)
         except BaseException as exc:
             report(self.signal, self.receiver, sender, started, exc)
             raise
         report(self.signal, self.receiver, sender, started, None)
         return result
-
-    def _call_after_commit(
-        self, signal: object, sender: object, named: dict[str, Any]
-    ) -> None:
-        from django.db import transaction
-
-        def call_after_commit() -> None:
-            self.__class__(self.signal, self.receiver, None)(
-                signal=signal, sender=sender, **named
-            )
-
-        # Django logs a robust callback's __qualname__: name the receiver.
-        call_after_commit.__qualname__ = describe_callable(self.receiver)[0]
-        # robust: the caller's data is committed already; a failing receiver
-        # is logged (and reported) instead of raising from the commit.
-        transaction.on_commit(
-            call_after_commit, using=database_of(named.get("payload")), robust=True
-        )
 
 
 class ObservedAsyncReceiver:
@@ -193,28 +216,97 @@ class ObservedAsyncReceiver:
         self.timeout = options.timeout if options is not None else None
 
     async def __call__(self, *, signal: object, sender: object, **named: Any) -> Any:
-        when = self.options.when if self.options is not None else None
-        if when is not None and not when(named.get("payload")):
-            return None
+        options = self.options
+        if options is not None:
+            if options.when is not None and not options.when(named.get("payload")):
+                return None
+            if options.executor is not None:
+                call = _PendingCall(
+                    self.signal, self.receiver, sender, named, options, signal
+                )
+                return options.executor.submit(call)
+        guards = options.guards if options is not None else ()
         started = perf_counter()
         try:
-            awaitable = self.receiver(signal=signal, sender=sender, **named)
-            if self.timeout is None:
-                result = await awaitable
-            else:
-                try:
-                    result = await asyncio.wait_for(awaitable, self.timeout)
-                except asyncio.TimeoutError as exc:
-                    raise TimeoutError(
-                        f"{self.signal.name}: receiver "
-                        f"{describe_callable(self.receiver)[0]} did not finish "
-                        f"within {self.timeout}s"
-                    ) from exc
+            with ExitStack() as stack:
+                for guard in guards:
+                    stack.enter_context(guard())
+                awaitable = self.receiver(signal=signal, sender=sender, **named)
+                if self.timeout is None:
+                    result = await awaitable
+                else:
+                    try:
+                        result = await asyncio.wait_for(awaitable, self.timeout)
+                    except asyncio.TimeoutError as exc:
+                        raise TimeoutError(
+                            f"{self.signal.name}: receiver "
+                            f"{describe_callable(self.receiver)[0]} did not finish "
+                            f"within {self.timeout}s"
+                        ) from exc
         except BaseException as exc:
             report(self.signal, self.receiver, sender, started, exc)
             raise
         report(self.signal, self.receiver, sender, started, None)
         return result
+
+
+class _Inline:
+    """``run="inline"``, the default: the receiver is called during the send."""
+
+    options: frozenset[str] = frozenset()
+
+    def check(
+        self,
+        signal: Signal,
+        receiver: Callable[..., Any],
+        is_async: bool,
+        run_options: Mapping[str, object],
+    ) -> None:
+        pass
+
+    def submit(self, call: PendingCall) -> object:
+        return call()
+
+
+class _OnCommit:
+    """``run="on_commit"`` (``on_commit=True``): after the transaction commits.
+
+    Robust: the caller's data is committed already, so a failing receiver is
+    logged (and reported) instead of raising from the commit. Model payloads
+    name their database, and the call waits for that one's commit.
+    """
+
+    options: frozenset[str] = frozenset()
+
+    def check(
+        self,
+        signal: Signal,
+        receiver: Callable[..., Any],
+        is_async: bool,
+        run_options: Mapping[str, object],
+    ) -> None:
+        if is_async:
+            raise ValueError(
+                f"{signal.name}: on_commit=True needs a synchronous receiver; "
+                f"{describe_callable(receiver)[0]} is async"
+            )
+
+    def submit(self, call: PendingCall) -> object:
+        from django.db import transaction
+
+        def call_after_commit() -> None:
+            call()
+
+        # Django logs a robust callback's __qualname__: name the receiver.
+        call_after_commit.__qualname__ = describe_callable(call.receiver)[0]
+        transaction.on_commit(
+            call_after_commit, using=database_of(call.named.get("payload")), robust=True
+        )
+        return None
+
+
+register_executor("inline", _Inline())
+register_executor("on_commit", _OnCommit())
 
 
 def database_of(payload: object) -> str | None:

@@ -18,8 +18,9 @@ import inspect
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 from django.dispatch import Signal as DjangoSignal
@@ -42,6 +43,7 @@ from ._observe import (
     observers,
     unwrap,
 )
+from ._options import ConnectOptions, read_options
 from ._receivers import (
     ReceiverInfo,
     TypedReceiver,
@@ -49,8 +51,17 @@ from ._receivers import (
     check_typed_receiver,
     describe_callable,
 )
-from ._registry import all_signals, register_signal
+from ._registry import (
+    ConnectHook,
+    ConnectRequest,
+    all_signals,
+    connect_hooks,
+    register_signal,
+)
 from ._taps import SEND_METHODS, Taps, tapped
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ErrorHandler", "RejectedConnection", "Signal", "TypedSignal", "all_signals"]
 
@@ -120,6 +131,7 @@ class Signal(Taps, DjangoSignal):
         self._observing = False
         self._whens: dict[object, Callable[[Any], bool]] = {}
         self._slow_path = False
+        self._connect_hooks: tuple[ConnectHook, ...] = ()
         register_signal(self)
         self._refresh_dispatch_path()
 
@@ -147,11 +159,7 @@ class Signal(Taps, DjangoSignal):
         sender: object | None = None,
         weak: bool = True,
         dispatch_uid: object | None = None,
-        *,
-        priority: int = 0,
-        match_subclasses: bool = False,
-        timeout: float | None = None,
-        on_commit: bool = False,
+        **options: Unpack[ConnectOptions],
     ) -> _R:
         """Connect ``receiver``; return it, so this works as a decorator.
 
@@ -166,19 +174,19 @@ class Signal(Taps, DjangoSignal):
             ``TimeoutError``.
         :param on_commit: call a sync receiver after the current transaction
             commits (at once in autocommit), never after a rollback.
+        :param run: who calls the receiver: ``"inline"`` (the default),
+            ``"on_commit"`` (as ``on_commit=True``), or an executor another
+            layer registered; an unknown name is an error here.
         """
         self._connect_checked(
-            receiver,
-            sender,
-            weak,
-            dispatch_uid,
-            priority=priority,
-            match_subclasses=match_subclasses,
-            timeout=timeout,
-            on_commit=on_commit,
-            when=None,
+            receiver, sender, weak, dispatch_uid, None, options, "Signal.connect"
         )
         return receiver
+
+    def _add_connect_hook(self, hook: ConnectHook) -> None:
+        """Call ``hook`` for every connection to this signal; see ``_registry``."""
+        with self.lock:
+            self._connect_hooks = (*self._connect_hooks, hook)
 
     def _connect_checked(
         self,
@@ -186,21 +194,21 @@ class Signal(Taps, DjangoSignal):
         sender: object,
         weak: bool,
         dispatch_uid: object,
-        *,
-        priority: int,
-        match_subclasses: bool,
-        timeout: float | None,
-        on_commit: bool,
         when: Callable[[Any], bool] | None,
+        options: Mapping[str, Any],
+        method: str,
     ) -> None:
         self._check_receiver(receiver)
+        guards: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
+        request: ConnectRequest | None = None
+        hooks = connect_hooks() + self._connect_hooks
+        if hooks:  # each may refuse, take options of its own, add guards
+            request = ConnectRequest(self, receiver, sender, when, dict(options))
+            for hook in hooks:
+                hook(request)
+            options, guards = request.options, tuple(request.guards)
         is_async = iscoroutinefunction(receiver)
-        self._check_options(receiver, is_async, priority, timeout, on_commit)
-        if match_subclasses and not isinstance(sender, type):
-            raise TypeError(
-                f"{self.name}: match_subclasses=True needs a class as sender, "
-                f"got {sender!r}"
-            )
+        read = read_options(self, receiver, sender, is_async, options, method=method)
         if when is not None and not callable(when):
             raise TypeError(f"{self.name}: when= must be callable, got {when!r}")
         self._connect(
@@ -212,15 +220,20 @@ class Signal(Taps, DjangoSignal):
                 receiver_id=make_id(receiver),
                 receiver=reference(receiver) if weak else receiver,
                 sender=reference(sender),
-                priority=priority,
+                priority=read.priority,
                 dispatch_uid=dispatch_uid,
                 weak=weak,
-                on_commit=on_commit,
-                timeout=timeout,
-                match_subclasses=match_subclasses,
+                timeout=read.timeout,
+                match_subclasses=read.match_subclasses,
                 when=when,
+                run=read.run,
+                executor=read.executor,
+                run_options=read.run_options,
+                guards=guards,
             ),
         )
+        for connected in request.on_connected if request is not None else ():
+            connected()
 
     def _connect(
         self,
@@ -299,34 +312,6 @@ class Signal(Taps, DjangoSignal):
     def _check_receiver(self, receiver: object) -> None:
         check_receiver(self.name, receiver)
 
-    def _check_options(
-        self,
-        receiver: object,
-        is_async: bool,
-        priority: int,
-        timeout: float | None,
-        on_commit: bool,
-    ) -> None:
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise TypeError(f"{self.name}: priority must be an int, got {priority!r}")
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(
-                    f"{self.name}: timeout must be a number of seconds, got {timeout!r}"
-                )
-            if timeout <= 0:
-                raise ValueError(f"{self.name}: timeout must be > 0, got {timeout!r}")
-            if not is_async:
-                raise ValueError(
-                    f"{self.name}: timeout= applies to async receivers; "
-                    f"{describe_callable(receiver)[0]} is synchronous"
-                )
-        if on_commit and is_async:
-            raise ValueError(
-                f"{self.name}: on_commit=True needs a synchronous receiver; "
-                f"{describe_callable(receiver)[0]} is async"
-            )
-
     def _priority_of(self, entry: tuple[Any, ...]) -> int:
         connection = self._connections.get(entry[0])
         return 0 if connection is None else connection.priority
@@ -367,7 +352,7 @@ class Signal(Taps, DjangoSignal):
             observers()
             or self.on_error is not None
             or self._options_per_connection
-            or any(c.on_commit or c.timeout for c in connections)
+            or any(c.executor or c.timeout or c.guards for c in connections)
         )
         self._wraps_receivers = self._observing or bool(self._whens)
         self._slow_path = self._wraps_receivers or self._match_subclasses
@@ -630,18 +615,15 @@ class TypedSignal(Signal, Generic[P]):
         for tap in self._tap_receivers:
             tap(signal=self, sender=sender, payload=payload)
 
-    def connect(  # type: ignore[override]  # typed receivers only
+    def connect(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # typed receivers only
         self,
         receiver: TypedReceiver[P],
         sender: object | None = None,
         weak: bool = True,
         dispatch_uid: object | None = None,
         *,
-        priority: int = 0,
-        match_subclasses: bool = False,
-        timeout: float | None = None,
-        on_commit: bool = False,
         when: Callable[[P], bool] | None = None,
+        **options: Unpack[ConnectOptions],
     ) -> TypedReceiver[P]:
         """Connect a typed receiver; see ``Signal.connect``.
 
@@ -650,15 +632,7 @@ class TypedSignal(Signal, Generic[P]):
             ``None``). Conditions from ``lifecycle`` (``changed(...)``) fit.
         """
         self._connect_checked(
-            receiver,
-            sender,
-            weak,
-            dispatch_uid,
-            priority=priority,
-            match_subclasses=match_subclasses,
-            timeout=timeout,
-            on_commit=on_commit,
-            when=when,
+            receiver, sender, weak, dispatch_uid, when, options, "TypedSignal.connect"
         )
         return receiver
 

@@ -24,6 +24,7 @@ from django.dispatch import Signal as DjangoSignal
 
 from .._groups import is_muted
 from .._receivers import describe_callable
+from .._registry import ConnectRequest, register_event_family
 from .._signal import TypedSignal
 from ._conditions import Condition
 from ._payloads import (
@@ -39,7 +40,6 @@ from ._tracking import changes, saved_changes, track_changes
 
 __all__ = [
     "check_model_receiver",
-    "connect_model_receiver",
     "m2m_changed",
     "post_delete",
     "post_save",
@@ -174,6 +174,24 @@ class _Route:
         self.every_model = False
         self.models: set[type[Model]] = set()
         typed._add_feeder(django_signal, self.feed)  # pyright: ignore[reportPrivateUsage]
+        typed._add_connect_hook(self.connecting)  # pyright: ignore[reportPrivateUsage]
+
+    def connecting(self, request: ConnectRequest) -> None:
+        """Every connection to the typed signal, by ``receiver()`` or not:
+        refuse what cannot work, track the condition's fields, and bridge
+        Django's signal for the sender once the connection is made."""
+        model = check_model_receiver(
+            self.event, request.receiver, sender=request.sender, when=request.when
+        )
+        condition = _condition(request.when)
+        subclasses = bool(request.options.get("match_subclasses"))
+
+        def connected() -> None:
+            if condition is not None and condition.fields and model is not None:
+                track_changes(model, *sorted(condition.fields))
+            _bridge(self.event, model, subclasses=subclasses)
+
+        request.on_connected.append(connected)
 
     def send(self, sender: type[Model], **kwargs: Any) -> None:
         self.typed.send(sender, self.build(sender, **kwargs))
@@ -311,32 +329,26 @@ def _condition(when: Callable[[Any], bool] | None) -> Condition[Any] | None:
     return when if isinstance(when, Condition) else None
 
 
-def connect_model_receiver(
-    event: type[ModelEvent[Any]],
-    receiver: Callable[..., Any],
-    *,
-    sender: object,
-    when: Callable[[Any], bool] | None,
-    priority: int,
-    dispatch_uid: object,
-    weak: bool,
-    on_commit: bool,
-    match_subclasses: bool,
-) -> None:
-    """Connect ``receiver`` for ``event`` payloads; see ``receiver()``."""
-    model = check_model_receiver(event, receiver, sender=sender, when=when)
-    condition = _condition(when)
-    if condition is not None and condition.fields and model is not None:
-        track_changes(model, *sorted(condition.fields))
-    signal = typed_signal_for(event)
-    signal.connect(
-        receiver,
-        sender=model,
-        weak=weak,
-        dispatch_uid=dispatch_uid,
-        priority=priority,
-        match_subclasses=match_subclasses,
-        on_commit=on_commit,
-        when=when,
-    )
-    _bridge(event, model, subclasses=match_subclasses)
+class _ModelEvents:
+    """The lifecycle payload classes, as ``receiver()`` takes them."""
+
+    def signal_for(self, event: type[Any]) -> TypedSignal[Any]:
+        if event not in _ROUTES:
+            raise TypeError(
+                f"receiver(): {event!r} is not a lifecycle payload; use one of "
+                f"{', '.join(e.__name__ for e in _ROUTES)}"
+            )
+        return _ROUTES[event].typed
+
+    def check(
+        self,
+        event: type[Any],
+        receiver: Callable[..., Any],
+        *,
+        sender: object,
+        when: Callable[[Any], bool] | None,
+    ) -> None:
+        check_model_receiver(event, receiver, sender=sender, when=when)
+
+
+register_event_family(ModelEvent, _ModelEvents())

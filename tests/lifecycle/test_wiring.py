@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -505,26 +504,33 @@ def test_plain_callable_conditions_on_delete_receivers_are_connected() -> None:
     assert seen == ["ann"]
 
 
-def test_save_conditions_connected_directly_never_break_a_delete() -> None:
+def test_save_conditions_connected_directly_are_refused_too() -> None:
     calls: list[str] = []
 
     @receiver(PreDelete, sender=Item)  # bridges Item's deletes
     def bridged(sender: object, **kwargs: object) -> None:
         calls.append("bridged")
 
-    def make(name: str) -> Callable[..., None]:
-        def on_delete(sender: object, **kwargs: object) -> None:
-            calls.append(name)
+    def on_delete(sender: object, **kwargs: object) -> None:
+        calls.append("on_delete")
 
-        return on_delete
-
-    receivers = [make(name) for name in ("changed", "fk", "created", "not created")]
-    conditions = [changed("sku"), changed("order_id"), created(), ~created()]
-    for each, condition in zip(receivers, conditions, strict=True):
-        # What receiver() refuses, TypedSignal.connect takes: false, not a crash.
-        pre_delete.connect(each, sender=Item, when=condition)  # type: ignore[arg-type]
+    before = len(pre_delete.receivers)
+    for condition in (changed("sku"), changed("order_id"), created(), ~created()):
+        # The typed signal's connect hook checks what receiver() checks.
+        with pytest.raises(TypeError, match=r"PreDelete payloads have none"):
+            pre_delete.connect(on_delete, sender=Item, when=condition)  # type: ignore[arg-type]
+    assert len(pre_delete.receivers) == before
     Item.objects.create(order=Order.objects.create(), sku="a").delete()
-    assert sorted(calls) == ["bridged", "not created"]
+    assert calls == ["bridged"]
+
+
+def test_save_conditions_on_a_delete_payload_are_false_not_a_crash() -> None:
+    item = Item(sku="a")
+    payload = PreDelete(instance=item, using="default")
+    assert not changed("sku")(payload)  # type: ignore[arg-type]
+    assert not changed("order_id")(payload)  # type: ignore[arg-type]
+    assert not created()(payload)  # type: ignore[arg-type]
+    assert (~created())(payload)  # type: ignore[arg-type]
 
 
 def test_pre_save_created_is_what_django_will_try_post_save_what_it_did() -> None:
@@ -654,3 +660,21 @@ def test_capture_of_a_lifecycle_signal_records_every_save_even_muted() -> None:
     assert all(p.created for p in muted_saves.payloads + saves.payloads)
     assert typed_calls == [Order]  # muted receivers stayed silent
     assert not django_post_save._tap_receivers  # type: ignore[attr-defined]
+
+
+def test_connecting_to_the_typed_signal_directly_tracks_and_bridges() -> None:
+    calls: list[object] = []
+
+    def on_status(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        calls.append(payload.changes["status"].new)
+
+    # No receiver(): the signal's connect hook does what the decorator did.
+    post_save.connect(on_status, sender=Order, when=changed("status"))
+    order = Order.objects.create()
+    order.note = "not the status"
+    order.save()
+    order.status = "paid"
+    order.save()
+    assert calls == ["paid"]

@@ -136,3 +136,19 @@ connected: int = plain.connect(untyped)(None)
 
 @receiver(plain, priority=1)
 def on_plain(sender: object, **kwargs: object) -> None: ...
+
+
+# -- options: declared once, checked everywhere --------------------------------
+
+
+def on_paid_run(sender: object, *, payload: OrderPaid, **kwargs: object) -> None: ...
+
+
+receiver(order_paid, run="on_commit", priority=2)(on_paid_run)
+order_paid.connect(on_paid_run, run="inline", timeout=None, match_subclasses=False)
+plain.connect(untyped, priority=-1, on_commit=True)
+receiver(order_paid, priorty=1)(on_paid_run)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
+receiver(order_paid, priority="high")(on_paid_run)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+receiver(plain, weak="no")(untyped)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+order_paid.connect(on_paid_run, run=1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+plain.connect(untyped, priorty=1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]

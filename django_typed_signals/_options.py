@@ -1,0 +1,134 @@
+"""The options a receiver is connected with, declared once.
+
+``ConnectOptions`` lists them for the type checkers: ``Signal.connect()``,
+``TypedSignal.connect()`` and ``receiver()`` take
+``**options: Unpack[ConnectOptions]``, so a new option is one line here (and
+its handling). ``read_options()`` checks them at run time, with the errors
+users see. Options that belong to an executor (``run="celery"`` takes
+``queue=``) are handed to it; options that belong to a connect hook are taken
+by the hook before they get here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from ._receivers import describe_callable
+from ._registry import Executor, executor_for, known_executors
+
+if TYPE_CHECKING:
+    from ._signal import Signal
+
+__all__ = [
+    "CORE_OPTIONS",
+    "ConnectOptions",
+    "ReadOptions",
+    "ReceiverOptions",
+    "read_options",
+]
+
+
+class ConnectOptions(TypedDict, total=False):
+    """Keyword options of ``connect()`` and ``receiver()``."""
+
+    priority: int
+    """Lower runs first; equal priorities keep the order of connection."""
+    match_subclasses: bool
+    """Also receive sends from subclasses (and proxies) of ``sender``."""
+    timeout: float | None
+    """Seconds an async receiver may take before it fails with ``TimeoutError``."""
+    on_commit: bool
+    """Call after the current transaction commits: ``run="on_commit"``."""
+    run: str
+    """Who calls the receiver: ``"inline"`` (the default), ``"on_commit"``,
+    or an executor another layer registered (``"celery"``)."""
+
+
+class ReceiverOptions(ConnectOptions, total=False):
+    """``receiver()`` also takes ``connect()``'s positional arguments by name."""
+
+    weak: bool
+    dispatch_uid: object
+
+
+CORE_OPTIONS = frozenset(ConnectOptions.__optional_keys__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Checked options, ready to be kept with the connection."""
+
+    priority: int
+    match_subclasses: bool
+    timeout: float | None
+    run: str
+    executor: Executor | None  # None for "inline": the plain call
+    run_options: Mapping[str, object]
+
+
+def read_options(
+    signal: Signal,
+    receiver: Callable[..., Any],
+    sender: object,
+    is_async: bool,
+    options: Mapping[str, Any],
+    *,
+    method: str,
+) -> ReadOptions:
+    """Check ``options`` for ``receiver``; raise what Python or we would."""
+    name = signal.name
+    on_commit = options.get("on_commit", False)
+    run = options.get("run")
+    if run is None:
+        run = "on_commit" if on_commit else "inline"
+    elif not isinstance(run, str):
+        raise TypeError(f"{name}: run= must be a string, got {run!r}")
+    elif on_commit and run != "on_commit":
+        raise ValueError(
+            f"{name}: on_commit=True means run='on_commit', which contradicts "
+            f"run={run!r}"
+        )
+    executor = executor_for(run)
+    if executor is None:
+        known = ", ".join(repr(each) for each in known_executors())
+        raise ValueError(
+            f"{name}: receiver {describe_callable(receiver)[0]} has run={run!r}, "
+            f"which no executor handles; known values: {known}"
+        )
+    run_options = {k: v for k, v in options.items() if k not in CORE_OPTIONS}
+    for key in run_options:
+        if key not in executor.options:
+            raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
+
+    priority = options.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise TypeError(f"{name}: priority must be an int, got {priority!r}")
+    timeout = options.get("timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(
+                f"{name}: timeout must be a number of seconds, got {timeout!r}"
+            )
+        if timeout <= 0:
+            raise ValueError(f"{name}: timeout must be > 0, got {timeout!r}")
+        if not is_async:
+            raise ValueError(
+                f"{name}: timeout= applies to async receivers; "
+                f"{describe_callable(receiver)[0]} is synchronous"
+            )
+    match_subclasses = bool(options.get("match_subclasses", False))
+    if match_subclasses and not isinstance(sender, type):
+        raise TypeError(
+            f"{name}: match_subclasses=True needs a class as sender, got {sender!r}"
+        )
+    executor.check(signal, receiver, is_async, run_options)
+    return ReadOptions(
+        priority=priority,
+        match_subclasses=match_subclasses,
+        timeout=timeout,
+        run=run,
+        executor=None if run == "inline" else executor,
+        run_options=run_options,
+    )
