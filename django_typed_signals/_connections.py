@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from django.dispatch import Signal as DjangoSignal
 from django.dispatch import dispatcher as django_dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 
@@ -26,13 +27,69 @@ __all__ = [
     "RejectedConnection",
     "SenderCache",
     "deref",
+    "entry_key",
     "make_id",
     "matching_entries",
+    "new_entry",
     "reference",
 ]
 
 # Django's receiver/sender ids: reused so that our keys match its keys exactly.
 make_id: Callable[[object], object] = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+
+
+def entry_key(
+    receiver: object, sender: object, dispatch_uid: object
+) -> tuple[object, object]:
+    """The key Django's ``connect`` and ``disconnect`` would use.
+
+    Looks ``_make_id`` up on every call, as Django does, so that code (and
+    Django's own tests) patching it see the same keys from our signals.
+    """
+    ids = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+    return (dispatch_uid or ids(receiver), ids(sender))  # pyright: ignore[reportUnknownVariableType]
+
+
+# Django 6.0 keeps a weak reference to the sender in each entry, and names the
+# callback that flags dead entries ``_flag_dead_receivers`` (5.2:
+# ``_remove_receiver``, called through ``weakref.finalize``).
+_SENDER_IN_ENTRY = hasattr(DjangoSignal, "_flag_dead_receivers")
+
+
+def new_entry(
+    signal: DjangoSignal,
+    key: tuple[object, object],
+    receiver: Callable[..., Any],
+    sender: object,
+    *,
+    weak: bool,
+    is_async: bool,
+) -> tuple[Any, ...]:
+    """The entry ``Signal.connect`` of this Django version would append.
+
+    Built here so that ``connect`` does Django's work once instead of calling
+    it and then redoing part of it. Weak references flag the signal when
+    their object dies, as Django's do (a weak reference callback instead of
+    5.2's ``weakref.finalize``, which costs several times more).
+    """
+    on_dead: Callable[..., None] = (
+        signal._flag_dead_receivers  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+        if _SENDER_IN_ENTRY
+        else signal._remove_receiver  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+    )
+    receiver_ref: object = receiver
+    if weak:
+        if hasattr(receiver, "__self__") and hasattr(receiver, "__func__"):
+            receiver_ref = weakref.WeakMethod(receiver, on_dead)  # type: ignore[arg-type]
+        else:
+            receiver_ref = weakref.ref(receiver, on_dead)
+    if not _SENDER_IN_ENTRY:
+        return (key, receiver_ref, is_async)
+    sender_ref = None
+    if sender is not None:
+        with suppress(TypeError):
+            sender_ref = weakref.ref(sender, on_dead)
+    return (key, receiver_ref, sender_ref, is_async)
 
 
 @dataclass(slots=True)

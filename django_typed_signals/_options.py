@@ -78,6 +78,8 @@ def read_options(
     method: str,
 ) -> ReadOptions:
     """Check ``options`` for ``receiver``; raise what Python or we would."""
+    if not options:
+        return _DEFAULTS
     name = signal.name
     on_commit = options.get("on_commit", False)
     run = options.get("run")
@@ -132,3 +134,13 @@ def read_options(
         executor=None if run == "inline" else executor,
         run_options=run_options,
     )
+
+
+_DEFAULTS = ReadOptions(
+    priority=0,
+    match_subclasses=False,
+    timeout=None,
+    run="inline",
+    executor=None,
+    run_options={},
+)

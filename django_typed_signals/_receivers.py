@@ -122,6 +122,7 @@ def check_receiver(signal_name: str, receiver: object) -> None:
 
 
 _TYPED_PASSES = _DISPATCH_KWARGS | {"payload"}
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def check_typed_receiver(signal_name: str, receiver: object) -> None:
@@ -144,11 +145,18 @@ def _signature(receiver: object) -> _Signature | None:
     function or method (connect runs in tests and per request: ``inspect`` costs
     microseconds), else with ``inspect.signature``; ``None`` if it has none."""
     func: object = receiver.__func__ if type(receiver) is MethodType else receiver
-    bound = func is not receiver
+    # A decorated function (functools.wraps) shows its wrapped signature to
+    # inspect: leave those to it. Reading __dict__ is cheaper than hasattr.
     if type(func) is FunctionType and not (
-        hasattr(func, "__wrapped__") or hasattr(func, "__signature__")
+        "__wrapped__" in func.__dict__ or "__signature__" in func.__dict__
     ):
-        return _code_signature(func.__code__, func, bound=bound)
+        kwdefaults = func.__kwdefaults__
+        return _code_signature(
+            func.__code__,
+            len(func.__defaults__) if func.__defaults__ else 0,
+            frozenset(kwdefaults) if kwdefaults else _NO_NAMES,
+            func is not receiver,
+        )
     try:
         parameters = inspect.signature(receiver).parameters.values()  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     except (TypeError, ValueError):  # builtins and C callables without signature
@@ -164,12 +172,14 @@ def _signature(receiver: object) -> _Signature | None:
     )
 
 
-def _code_signature(code: CodeType, func: FunctionType, *, bound: bool) -> _Signature:
+@functools.lru_cache(maxsize=4096)
+def _code_signature(
+    code: CodeType, defaults: int, kwdefaults: frozenset[str], bound: bool
+) -> _Signature:
+    """Per code object: a test suite connects the same functions again and again."""
     names = code.co_varnames
     positional = code.co_argcount
     keyword_only = names[positional : positional + code.co_kwonlyargcount]
-    defaults = len(func.__defaults__ or ())
-    kwdefaults = func.__kwdefaults__ or {}
     first = code.co_posonlyargcount
     if bound:  # the instance fills the first parameter
         first = max(first, 1)

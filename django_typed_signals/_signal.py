@@ -32,8 +32,10 @@ from ._connections import (
     RejectedConnection,
     SenderCache,
     deref,
+    entry_key,
     make_id,
     matching_entries,
+    new_entry,
     reference,
 )
 from ._groups import declare_groups, muted_var
@@ -216,6 +218,7 @@ class Signal(Taps, DjangoSignal):
             sender,
             weak,
             dispatch_uid,
+            is_async,
             Connection(
                 receiver_id=make_id(receiver),
                 receiver=reference(receiver) if weak else receiver,
@@ -241,19 +244,19 @@ class Signal(Taps, DjangoSignal):
         sender: object,
         weak: bool,
         dispatch_uid: object,
+        is_async: bool,
         connection: Connection,
     ) -> None:
-        key = (dispatch_uid or connection.receiver_id, make_id(sender))
+        # Django's connect(), done here once: its entry, its dedupe by key.
+        key = entry_key(receiver, sender, dispatch_uid)
+        entry = new_entry(self, key, receiver, sender, weak=weak, is_async=is_async)
         with self.lock:
             # Dead entries first: a new receiver may reuse a collected one's id.
             self._clear_dead_receivers()
-            # Every entry of the list has its connection (see Connection).
-            kept = (
-                next((e for e in self.receivers if e[0] == key), None)
-                if key in self._connections
-                else None
-            )
-            super().connect(receiver, sender, weak, dispatch_uid)
+            kept = next((e for e in self.receivers if e[0] == key), None)
+            if kept is None:
+                self.receivers.append(entry)
+            self.sender_receivers_cache.clear()
             if kept is not None:
                 kept_receiver = deref(kept[1])
                 if dispatch_uid and make_id(kept_receiver) != connection.receiver_id:
@@ -288,9 +291,17 @@ class Signal(Taps, DjangoSignal):
         dispatch_uid: object | None = None,
     ) -> bool:
         """Disconnect as Django does; return whether a receiver was removed."""
-        key = (dispatch_uid or make_id(receiver), make_id(sender))
-        with self.lock:
-            disconnected = super().disconnect(receiver, sender, dispatch_uid)
+        key = entry_key(receiver, sender, dispatch_uid)
+        disconnected = False
+        with self.lock:  # Django's disconnect(), and our record with it
+            self._clear_dead_receivers()
+            receivers = self.receivers
+            for index in range(len(receivers)):
+                if receivers[index][0] == key:
+                    del receivers[index]
+                    disconnected = True
+                    break
+            self.sender_receivers_cache.clear()
             connection = self._connections.pop(key, None)
             if connection is not None and self._changes_dispatch_path(connection):
                 self._refresh_dispatch_path()
