@@ -72,15 +72,16 @@ def new_entry(
     their object dies, as Django's do (a weak reference callback instead of
     5.2's ``weakref.finalize``, which costs several times more).
     """
-    on_dead: Callable[..., None] = (
-        signal._flag_dead_receivers  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
-        if _SENDER_IN_ENTRY
-        else signal._remove_receiver  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+    on_dead = cast(
+        "Callable[..., None]",
+        getattr(
+            signal, "_flag_dead_receivers" if _SENDER_IN_ENTRY else "_remove_receiver"
+        ),
     )
     receiver_ref: object = receiver
     if weak:
         if hasattr(receiver, "__self__") and hasattr(receiver, "__func__"):
-            receiver_ref = weakref.WeakMethod(receiver, on_dead)  # type: ignore[arg-type]
+            receiver_ref = weakref.WeakMethod(receiver, on_dead)
         else:
             receiver_ref = weakref.ref(receiver, on_dead)
     if not _SENDER_IN_ENTRY:
