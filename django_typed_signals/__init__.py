@@ -5,7 +5,8 @@ from ._exports import show_public_module
 from ._groups import SignalGroup, known_groups, mute
 from ._observe import Observer, ReceiverCall, add_observer, remove_observer
 from ._receivers import ReceiverInfo, TypedReceiver
-from ._signal import ErrorHandler, RejectedConnection, Signal, TypedSignal
+from ._signal import ErrorHandler, RejectedConnection, Signal
+from ._typed_signal import TypedSignal
 
 __all__ = [
     "ErrorHandler",

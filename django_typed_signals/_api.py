@@ -16,7 +16,8 @@ from django.dispatch import Signal as DjangoSignal
 from ._options import ConnectOptions, ReceiverOptions
 from ._receivers import TypedReceiver
 from ._registry import EventFamily, event_family
-from ._signal import Signal, TypedSignal
+from ._signal import Signal
+from ._typed_signal import TypedSignal
 
 if TYPE_CHECKING:
     from django.db.models import Model

@@ -17,6 +17,8 @@ from django.dispatch import Signal as DjangoSignal
 from django.dispatch import dispatcher as django_dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 
+from ._receivers import ReceiverInfo, describe_callable
+
 if TYPE_CHECKING:
     from ._registry import Executor
 
@@ -31,6 +33,7 @@ __all__ = [
     "make_id",
     "matching_entries",
     "new_entry",
+    "receiver_infos",
     "reference",
 ]
 
@@ -247,3 +250,38 @@ def deref(reference: Any) -> Any:
         # The cast is for pyright, which keeps the reference's type unknown.
         return cast("weakref.ReferenceType[Any]", reference)()  # type: ignore[redundant-cast]
     return reference
+
+
+def receiver_infos(
+    signal_name: str,
+    groups: frozenset[str],
+    entries: Sequence[tuple[Any, ...]],
+    connections: Mapping[object, Connection],
+) -> list[ReceiverInfo]:
+    """One ``ReceiverInfo`` per live entry, in call order."""
+    infos: list[ReceiverInfo] = []
+    for entry in entries:
+        key, ref, is_async = entry[0], entry[1], entry[-1]
+        receiver: object = deref(ref)
+        if receiver is None:
+            continue
+        connection = connections.get(key)
+        path, file, line = describe_callable(receiver)
+        infos.append(
+            ReceiverInfo(
+                signal_name=signal_name,
+                receiver=receiver,
+                path=path,
+                file=file,
+                line=line,
+                sender=connection.sender_object() if connection else None,
+                priority=connection.priority if connection else 0,
+                groups=groups,
+                dispatch_uid=connection.dispatch_uid if connection else None,
+                is_async=bool(is_async),
+                weak=isinstance(ref, weakref.ReferenceType),
+                on_commit=bool(connection and connection.on_commit),
+                run=connection.run if connection else "inline",
+            )
+        )
+    return infos

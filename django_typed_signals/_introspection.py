@@ -21,7 +21,8 @@ from django.dispatch.dispatcher import NONE_ID
 
 from ._groups import muted_keys
 from ._receivers import describe_callable, format_location
-from ._signal import Signal, TypedSignal, all_signals
+from ._signal import Signal, all_signals
+from ._typed_signal import TypedSignal
 
 __all__ = [
     "Mode",

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
+
+from asgiref.sync import iscoroutinefunction
 
 from ._receivers import describe_callable
 from ._registry import PendingCall, all_signals, register_executor
@@ -26,7 +28,15 @@ if TYPE_CHECKING:
     from ._registry import Executor
     from ._signal import Signal
 
-__all__ = ["Observer", "ReceiverCall", "add_observer", "observers", "remove_observer"]
+__all__ = [
+    "Observer",
+    "ReceiverCall",
+    "add_observer",
+    "observers",
+    "remove_observer",
+    "schedule_send",
+    "unwrapping",
+]
 
 logger = logging.getLogger("django_typed_signals")
 
@@ -328,3 +338,36 @@ def unwrap(receiver: object) -> Any:
     if isinstance(receiver, (ObservedReceiver, ObservedAsyncReceiver)):
         return receiver.receiver
     return receiver
+
+
+def schedule_send(
+    signal: Signal, method_name: str, using: str | None, *args: Any, **named: Any
+) -> None:
+    """Call ``signal.<method_name>`` after the commit on ``using``.
+
+    The method is looked up at commit time, so the taps present then (a
+    ``capture()`` opened after the send but before the commit) hear it.
+    """
+    from django.db import transaction
+
+    def send_after_commit() -> None:
+        getattr(signal, method_name)(*args, **named)
+
+    transaction.on_commit(send_after_commit, using=using)
+
+
+def unwrapping(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a bound send method) returning the users' receivers."""
+    if iscoroutinefunction(method):
+
+        async def asend_unwrapped(*args: Any, **kwargs: Any) -> list[tuple[Any, Any]]:
+            responses: Sequence[tuple[Any, Any]] = await method(*args, **kwargs)
+            return [(unwrap(r), response) for r, response in responses]
+
+        return asend_unwrapped
+
+    def send_unwrapped(*args: Any, **kwargs: Any) -> list[tuple[Any, Any]]:
+        responses: Sequence[tuple[Any, Any]] = method(*args, **kwargs)
+        return [(unwrap(r), response) for r, response in responses]
+
+    return send_unwrapped

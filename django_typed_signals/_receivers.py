@@ -54,6 +54,8 @@ class ReceiverInfo:
     is_async: bool
     weak: bool
     on_commit: bool
+    run: str = "inline"
+    """Who calls it: ``"inline"``, ``"on_commit"``, or a registered executor."""
 
     @property
     def location(self) -> str:

@@ -17,40 +17,32 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
-import weakref
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
-from django.dispatch import Signal as DjangoSignal
-from django.dispatch.dispatcher import logger as django_dispatch_logger
 
 from ._connections import (
-    NO_RECEIVERS,
     Connection,
     RejectedConnection,
     SenderCache,
     deref,
     entry_key,
     make_id,
-    matching_entries,
     new_entry,
+    receiver_infos,
     reference,
 )
-from ._groups import declare_groups, muted_var
+from ._groups import declare_groups
 from ._observe import (
-    ObservedAsyncReceiver,
-    ObservedReceiver,
     observers,
-    unwrap,
+    unwrapping,
 )
 from ._options import ConnectOptions, read_options
 from ._receivers import (
     ReceiverInfo,
-    TypedReceiver,
     check_receiver,
-    check_typed_receiver,
     describe_callable,
 )
 from ._registry import (
@@ -60,28 +52,28 @@ from ._registry import (
     connect_hooks,
     register_signal,
 )
+from ._sending import Responses, Sending
 from ._taps import SEND_METHODS, Taps, tapped
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["ErrorHandler", "RejectedConnection", "Signal", "TypedSignal", "all_signals"]
+__all__ = [
+    "ErrorHandler",
+    "RejectedConnection",
+    "Responses",
+    "Signal",
+    "all_signals",
+]
 
-P = TypeVar("P")
 
 _R = TypeVar("_R", bound=Callable[..., Any])
 
 ErrorHandler = Callable[["Signal", Callable[..., Any], Exception], object]
 """``on_error(signal, receiver, exception)``: called for every receiver error."""
 
-Responses = list[tuple[Callable[..., Any], Any]]
-_Receivers = tuple[list[Callable[..., Any]], list[Callable[..., Any]]]
-"""``(receiver, result)`` pairs; ``*_robust`` puts the exception as result."""
 
-_get_muted = muted_var.get
-
-
-class Signal(Taps, DjangoSignal):
+class Signal(Taps, Sending):
     """A ``django.dispatch.Signal`` with names, groups, priorities and muting.
 
     :param use_caching: as in Django; also works when the sender is ``None``.
@@ -385,157 +377,11 @@ class Signal(Taps, DjangoSignal):
                 continue
             method: Callable[..., Any] = getattr(type(self), name).__get__(self)
             if unwraps:
-                method = _unwrapping(method)
+                method = unwrapping(method)
             if tapping:
                 method = tapped(method, self._call_taps)
             setattr(self, name, method)
             self._twins[name] = kind
-
-    # -- sending ----------------------------------------------------------
-
-    def _is_muted(self) -> bool:
-        muted = muted_var.get()
-        return bool(muted) and not muted.isdisjoint(self._mute_keys)
-
-    def _has_receivers_to_call(self, sender: Any) -> bool:
-        """Whether a send would call anyone: the other send methods ask first,
-        so a muted or receiver-less send returns without entering Django's."""
-        if not self.receivers:
-            return False
-        muted = _get_muted()
-        if muted and not muted.isdisjoint(self._mute_keys):
-            return False
-        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
-            return False
-        sync, async_ = self._live_receivers(sender)
-        return bool(sync or async_)
-
-    def send(self, sender: Any, **named: Any) -> Responses:
-        """Send to all receivers; the first error stops the send and is raised.
-
-        Async receivers make the send go through Django's own ``send``, which
-        runs them concurrently (``asyncio.TaskGroup`` on Django 6.x).
-        """
-        # _live_receivers(), inlined: a call costs as much as Django's empty send.
-        if not self.receivers:
-            return []
-        muted = _get_muted()
-        if muted and not muted.isdisjoint(self._mute_keys):
-            return []
-        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
-            return []
-        elif self._slow_path:
-            sync, async_ = self._live_receivers_slow(sender)
-        else:
-            sync, async_ = DjangoSignal._live_receivers(self, sender)
-        if async_:
-            return super().send(sender, **named)
-        responses: Responses = []  # a loop, not a comprehension: no frame on 3.11
-        for receiver in sync:
-            responses.append((receiver, receiver(signal=self, sender=sender, **named)))
-        return responses
-
-    def send_robust(self, sender: Any, **named: Any) -> Responses:
-        """As Django's: errors are logged and returned in place of results."""
-        if not self._has_receivers_to_call(sender):
-            return []
-        return super().send_robust(sender, **named)
-
-    async def asend(self, sender: Any, **named: Any) -> Responses:
-        """As Django's ``asend``: sync receivers in a thread, async ones together."""
-        if not self._has_receivers_to_call(sender):
-            return []
-        return await super().asend(sender, **named)
-
-    async def asend_robust(self, sender: Any, **named: Any) -> Responses:
-        """As Django's ``asend_robust``."""
-        if not self._has_receivers_to_call(sender):
-            return []
-        return await super().asend_robust(sender, **named)
-
-    def _live_receivers(self, sender: Any) -> _Receivers:
-        muted = muted_var.get()
-        if muted and not muted.isdisjoint(self._mute_keys):
-            return [], []
-        if self._slow_path:
-            return self._live_receivers_slow(sender)
-        return DjangoSignal._live_receivers(self, sender)
-
-    def _live_receivers_slow(self, sender: Any) -> _Receivers:
-        if self._options_per_connection:
-            return self._receivers_with_own_options(sender)
-        if self._match_subclasses and isinstance(sender, type):
-            sync, async_ = self._receivers_for_class(sender)
-        else:
-            sync, async_ = DjangoSignal._live_receivers(self, sender)
-        if not self._wraps_receivers:
-            return sync, async_
-        options = self._call_options
-        return (
-            [ObservedReceiver(self, r, options.get(make_id(r))) for r in sync],
-            [ObservedAsyncReceiver(self, r, options.get(make_id(r))) for r in async_],
-        )
-
-    def _receivers_for_class(self, sender: type) -> _Receivers:
-        sync: list[Callable[..., Any]] = []
-        async_: list[Callable[..., Any]] = []
-        for _, receiver, is_async in self._matching_entries(sender):
-            (async_ if is_async else sync).append(receiver)
-        return sync, async_
-
-    def _receivers_with_own_options(self, sender: Any) -> _Receivers:
-        """Wrapped receivers, each with the options of its own connection."""
-        sync: list[Callable[..., Any]] = []
-        async_: list[Callable[..., Any]] = []
-        connections = self._connections
-        for key, receiver, is_async in self._matching_entries(sender):
-            connection = connections.get(key)
-            options = connection if connection and connection.has_call_options else None
-            if is_async:
-                async_.append(ObservedAsyncReceiver(self, receiver, options))
-            else:
-                sync.append(ObservedReceiver(self, receiver, options))
-        return sync, async_
-
-    def _matching_entries(
-        self, sender: Any
-    ) -> list[tuple[object, Callable[..., Any], bool]]:
-        with self.lock:
-            self._clear_dead_receivers()
-            return matching_entries(
-                self.receivers,
-                self._connections,
-                sender,
-                match_subclasses=self._match_subclasses,
-            )
-
-    def _log_robust_failure(self, receiver: object, err: Exception) -> None:
-        receiver = unwrap(receiver)
-        name = getattr(receiver, "__qualname__", None) or describe_callable(receiver)[0]
-        django_dispatch_logger.error(
-            "Error calling %s in Signal.send_robust() (%s)", name, err, exc_info=err
-        )
-
-    def send_on_commit(
-        self,
-        sender: object,
-        *,
-        using: str | None = None,
-        robust: bool = False,
-        **named: Any,
-    ) -> None:
-        """Send after the current transaction on ``using`` commits.
-
-        Outside a transaction this sends at once; after a rollback it never
-        sends. Nothing is scheduled while the signal is muted. With
-        ``robust=True`` receivers' errors are logged, as ``send_robust`` does,
-        instead of raising from the commit.
-        """
-        if self._is_muted():
-            if self._tap_receivers:  # taps hear muted sends, these at commit
-                _schedule(self, "_call_taps", using, sender, (), named)
-            return
-        _schedule(self, "send_robust" if robust else "send", using, sender, **named)
 
     # -- introspection ----------------------------------------------------
 
@@ -545,230 +391,7 @@ class Signal(Taps, DjangoSignal):
             self._clear_dead_receivers()
             entries = list(self.receivers)
             connections = dict(self._connections)
-        infos: list[ReceiverInfo] = []
-        for entry in entries:
-            key, ref, is_async = entry[0], entry[1], entry[-1]
-            weak = isinstance(ref, weakref.ReferenceType)
-            receiver: object = deref(ref)
-            if receiver is None:
-                continue
-            connection = connections.get(key)
-            path, file, line = describe_callable(receiver)
-            infos.append(
-                ReceiverInfo(
-                    signal_name=self.name,
-                    receiver=receiver,
-                    path=path,
-                    file=file,
-                    line=line,
-                    sender=connection.sender_object() if connection else None,
-                    priority=connection.priority if connection else 0,
-                    groups=self.groups,
-                    dispatch_uid=connection.dispatch_uid if connection else None,
-                    is_async=bool(is_async),
-                    weak=weak,
-                    on_commit=bool(connection and connection.on_commit),
-                )
-            )
-        return infos
-
-
-class TypedSignal(Signal, Generic[P]):
-    """A signal that sends one payload of type ``P`` to typed receivers.
-
-    Receivers are called ``receiver(signal=..., sender=..., payload=...)``::
-
-        order_paid = TypedSignal(OrderPaid, name="shop.order_paid")
-
-        @receiver(order_paid)
-        def log_payment(sender: object, *, payload: OrderPaid, **kwargs: object):
-            ...
-
-        order_paid.send(Order, OrderPaid(order=order, amount=order.amount))
-    """
-
-    def __init__(
-        self,
-        payload_type: type[P],
-        *,
-        name: str | None = None,
-        groups: Iterable[str] = (),
-        use_caching: bool = False,
-        on_error: ErrorHandler | None = None,
-    ) -> None:
-        if not isinstance(payload_type, type):
-            raise TypeError(
-                f"TypedSignal payload_type must be a class, got {payload_type!r}"
-            )
-        self.payload_type: type[P] = payload_type
-        super().__init__(use_caching, name=name, groups=groups, on_error=on_error)
-
-    def _check_receiver(self, receiver: object) -> None:
-        super()._check_receiver(receiver)
-        check_typed_receiver(self.name, receiver)
-
-    def _wrong_payload(self, payload: object) -> TypeError:
-        expected = self.payload_type
-        given = type(payload)
-        return TypeError(
-            f"{self.name} sends {expected.__module__}.{expected.__qualname__} "
-            f"payloads, got {given.__module__}.{given.__qualname__}: {payload!r:.200}"
-        )
-
-    def _call_taps(
-        self, sender: object, args: tuple[Any, ...], named: dict[str, Any]
-    ) -> None:
-        payload = args[0] if args else named.get("payload")
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            return  # the send itself raises, naming the payload
-        for tap in self._tap_receivers:
-            tap(signal=self, sender=sender, payload=payload)
-
-    def connect(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # typed receivers only
-        self,
-        receiver: TypedReceiver[P],
-        sender: object | None = None,
-        weak: bool = True,
-        dispatch_uid: object | None = None,
-        *,
-        when: Callable[[P], bool] | None = None,
-        **options: Unpack[ConnectOptions],
-    ) -> TypedReceiver[P]:
-        """Connect a typed receiver; see ``Signal.connect``.
-
-        :param when: called with the payload before the receiver; when it
-            returns false the receiver is not called (its response is
-            ``None``). Conditions from ``lifecycle`` (``changed(...)``) fit.
-        """
-        self._connect_checked(
-            receiver, sender, weak, dispatch_uid, when, options, "TypedSignal.connect"
-        )
-        return receiver
-
-    def send(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # one payload instead of **named
-        self, sender: object, payload: P
-    ) -> Responses:
-        """Call every receiver; the first error stops the send and is raised."""
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
-        # _live_receivers(), inlined: a call costs as much as Django's empty send.
-        if not self.receivers:
-            return []
-        muted = _get_muted()
-        if muted and not muted.isdisjoint(self._mute_keys):
-            return []
-        if self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
-            return []
-        elif self._observing:  # wrappers; this method's instance twin unwraps
-            sync, async_ = self._live_receivers_slow(sender)
-        elif self._match_subclasses and isinstance(sender, type):
-            sync, async_ = self._receivers_for_class(sender)
-        else:
-            sync, async_ = DjangoSignal._live_receivers(self, sender)
-        if async_:
-            sent = super().send(sender, payload=payload)
-            return [(unwrap(r), response) for r, response in sent]
-        whens = self._whens  # checked here, without wrappers
-        responses: Responses = []
-        for receiver in sync:
-            if whens:
-                when = whens.get(make_id(receiver))
-                if when is not None and not when(payload):
-                    responses.append((receiver, None))
-                    continue
-            responses.append(
-                (receiver, receiver(signal=self, sender=sender, payload=payload))
-            )
-        return responses
-
-    def send_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
-        self, sender: object, payload: P
-    ) -> Responses:
-        """Call every receiver; errors are logged and returned in place of results."""
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
-        return super().send_robust(sender, payload=payload)
-
-    async def asend(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
-        self, sender: object, payload: P
-    ) -> Responses:
-        """Like ``send``, awaiting async receivers concurrently."""
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
-        return await super().asend(sender, payload=payload)
-
-    async def asend_robust(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
-        self, sender: object, payload: P
-    ) -> Responses:
-        """Like ``send_robust``, awaiting async receivers concurrently."""
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
-        return await super().asend_robust(sender, payload=payload)
-
-    def send_on_commit(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
-        self,
-        sender: object,
-        payload: P,
-        *,
-        using: str | None = None,
-        robust: bool = False,
-    ) -> None:
-        """Send after the current transaction commits; see ``Signal.send_on_commit``.
-
-        The payload is checked now, so a wrong type fails where it was sent.
-        """
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
-        if self._is_muted():
-            if self._tap_receivers:
-                _schedule(self, "_call_taps", using, sender, (payload,), {})
-            return
-        _schedule(self, "send_robust" if robust else "send", using, sender, payload)
-
-
-def _schedule(
-    signal: Signal, method_name: str, using: str | None, *args: Any, **named: Any
-) -> None:
-    """Call ``signal.<method_name>`` after the commit on ``using``.
-
-    The method is looked up at commit time, so the taps present then (a
-    ``capture()`` opened after the send but before the commit) hear it.
-    """
-    from django.db import transaction
-
-    def send_after_commit() -> None:
-        getattr(signal, method_name)(*args, **named)
-
-    transaction.on_commit(send_after_commit, using=using)
-
-
-def _unwrapping(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method`` (a bound send method) returning the users' receivers."""
-    if iscoroutinefunction(method):
-
-        async def asend_unwrapped(*args: Any, **kwargs: Any) -> Responses:
-            responses: Sequence[tuple[Any, Any]] = await method(*args, **kwargs)
-            return [(unwrap(r), response) for r, response in responses]
-
-        return asend_unwrapped
-
-    def send_unwrapped(*args: Any, **kwargs: Any) -> Responses:
-        responses: Sequence[tuple[Any, Any]] = method(*args, **kwargs)
-        return [(unwrap(r), response) for r, response in responses]
-
-    return send_unwrapped
+        return receiver_infos(self.name, self.groups, entries, connections)
 
 
 def _caller_module(signal: Signal) -> str | None:

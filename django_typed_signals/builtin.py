@@ -32,7 +32,7 @@ from django.db.backends import signals as backend_signals
 from django.db.models import signals as model_signals
 
 from ._groups import is_muted
-from ._signal import TypedSignal
+from ._typed_signal import TypedSignal
 
 if TYPE_CHECKING:
     from django.apps import AppConfig

@@ -44,7 +44,8 @@ from django.dispatch import Signal as DjangoSignal
 from ._groups import known_groups, unknown_group_references
 from ._introspection import discover_signals, is_typed
 from ._receivers import describe_callable
-from ._signal import Signal, TypedSignal
+from ._signal import Signal
+from ._typed_signal import TypedSignal
 
 __all__ = [
     "TAG",

@@ -25,7 +25,7 @@ from django.dispatch import Signal as DjangoSignal
 from .._groups import is_muted
 from .._receivers import describe_callable
 from .._registry import ConnectRequest, register_event_family
-from .._signal import TypedSignal
+from .._typed_signal import TypedSignal
 from ._conditions import Condition
 from ._payloads import (
     M2MAction,

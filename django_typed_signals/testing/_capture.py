@@ -22,7 +22,8 @@ from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from django.dispatch import Signal as DjangoSignal
 
-from .._signal import Signal, TypedSignal
+from .._signal import Signal
+from .._typed_signal import TypedSignal
 
 __all__ = [
     "CaptureSignal",

@@ -20,7 +20,7 @@ import pytest
 from django.dispatch import Signal as DjangoSignal
 
 from .._groups import mute, muted_var
-from .._signal import TypedSignal
+from .._typed_signal import TypedSignal
 from ._capture import Captured, CaptureSignal, capture
 from ._mixins import MuteSignals
 
