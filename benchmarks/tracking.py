@@ -7,17 +7,25 @@ django-lifecycle, django-model-utils' ``FieldTracker``, django-dirtyfields and
 django-tracking-model, all measured in one process:
 
 * loading a queryset (``list(qs)`` and ``qs.iterator()``), 1 and 3 tracked fields;
+* ``Model.from_db()`` alone, on rows fetched before;
 * constructing instances (``Model(**kwargs)``);
-* a ``save()`` whose one receiver fires because ``status`` changed;
+* a ``save()`` whose one receiver fires because ``status`` changed, with and
+  without ``update_fields``;
 * memory per loaded instance (tracemalloc).
 
-    python benchmarks/tracking.py             # 100,000 rows, about 5 minutes
-    python benchmarks/tracking.py --quick     # 10,000 rows, about 40 seconds
+Ours also has rows for 3 scalar fields and for every field
+(``track_changes(Model)``).
+
+    python benchmarks/tracking.py             # 100,000 rows
+    python benchmarks/tracking.py --quick     # 10,000 rows, about 5 minutes
     python benchmarks/tracking.py --no-peers  # plain Django and ours only
     python benchmarks/tracking.py --check     # exit 1 when one of ours is over
 
 Times are CPU time of the benchmark thread (SQLite runs in it, in memory), so
 other processes on the machine disturb the numbers less than wall time would.
+The cyclic GC is on while timing, as in production: what a library allocates
+per row makes it collect more often. Each run is also timed with the GC off;
+those ratios are printed beside, to tell allocation from work.
 """
 
 from __future__ import annotations
@@ -54,11 +62,37 @@ import tracking_app.receivers  # noqa: E402, F401  (connects the receivers)
 from django.db import connection  # noqa: E402
 from tracking_app import models as m  # noqa: E402
 
-TARGETS = {"load": 1.10, "construct": 1.05, "save": 1.10}
-OURS = ("typed", "typed-scalars")  # the rows with a target
+from django_typed_signals import receiver  # noqa: E402
+from django_typed_signals.lifecycle import (  # noqa: E402
+    PostSave,
+    changed,
+    track_changes,
+)
+
+TARGETS = {"load": 1.10, "from_db": 1.10, "construct": 1.05, "save": 1.10}
+OURS = ("typed", "typed-scalars", "typed-all")  # the rows with a target
 STATUSES = ("paid", "shipped")  # saves alternate: every save changes status
 CLOCK = time.thread_time  # CPU time: a busy neighbour process does not count
 SCALARS_LABEL = "  ours, 3 scalar fields"
+ALL_LABEL = "  ours, every field"
+
+
+class TypedOrderAll(m.OrderFields):
+    """django-typed-signals, ``track_changes(TypedOrderAll)``: every field."""
+
+    class Meta:
+        app_label = "tracking_app"
+        db_table = m.TABLE
+        managed = False
+
+
+track_changes(TypedOrderAll)
+m.FIRED["typed-all"] = 0
+
+
+@receiver(PostSave, sender=TypedOrderAll, when=changed("status"))
+def _all_status_changed(sender: type[TypedOrderAll], **kwargs: Any) -> None:
+    m.FIRED["typed-all"] += 1
 
 
 # --------------------------------------------------------------------------
@@ -145,11 +179,14 @@ def create_rows(rows: int) -> int:
 # Tasks: each call runs once and returns the seconds it took.
 # --------------------------------------------------------------------------
 
-Task = Callable[[], float]
+Task = Callable[[bool], float]
+"""Runs once, with the GC on (True) or off, and returns the seconds it took."""
 
 
-def timed(run: Callable[[], object]) -> float:
-    gc.disable()
+def timed(run: Callable[[], object], gc_on: bool) -> float:
+    gc.collect()  # every run starts from the same, empty, young generation
+    if not gc_on:
+        gc.disable()
     try:
         start = CLOCK()
         result = run()
@@ -161,7 +198,7 @@ def timed(run: Callable[[], object]) -> float:
 
 
 def load_list(model: Any) -> Task:
-    return lambda: timed(lambda: list(model.objects.all()))
+    return lambda gc_on: timed(lambda: list(model.objects.all()), gc_on)
 
 
 def load_iterator(model: Any) -> Task:
@@ -169,7 +206,20 @@ def load_iterator(model: Any) -> Task:
         for _ in model.objects.iterator():
             pass
 
-    return lambda: timed(run)
+    return lambda gc_on: timed(run, gc_on)
+
+
+ROWS: list[tuple[Any, ...]] = []
+"""The table's rows as ``from_db()`` gets them (filled by ``main()``)."""
+NAMES = [f.attname for f in m.PlainOrder._meta.concrete_fields]
+
+
+def from_db(model: Any) -> Task:
+    def run() -> list[Any]:
+        make = model.from_db
+        return [make("default", NAMES, row) for row in ROWS]
+
+    return lambda gc_on: timed(run, gc_on)
 
 
 def construct(model: Any, count: int, kwargs: dict[str, Any]) -> Task:
@@ -177,24 +227,26 @@ def construct(model: Any, count: int, kwargs: dict[str, Any]) -> Task:
         for _ in range(count):
             model(**kwargs)
 
-    return lambda: timed(run)
+    return lambda gc_on: timed(run, gc_on)
 
 
 SAVES: dict[str, int] = {}
 """Variant key -> saves run, to check that every save fired its receiver."""
 
 
-def save(variant: Variant, count: int, pk: int) -> Task:
-    instance = variant.one.objects.get(pk=pk)  # loaded: tracking has a baseline
+def save(
+    key: str, model: Any, count: int, pk: int, update_fields: list[str] | None = None
+) -> Task:
+    instance = model.objects.get(pk=pk)  # loaded: tracking has a baseline
 
     def run() -> None:
         for i in range(count):
             instance.status = STATUSES[i & 1]
-            instance.save()
+            instance.save(update_fields=update_fields)
 
-    def task() -> float:
-        SAVES[variant.key] = SAVES.get(variant.key, 0) + count
-        return timed(run)
+    def task(gc_on: bool) -> float:
+        SAVES[key] = SAVES.get(key, 0) + count
+        return timed(run, gc_on)
 
     return task
 
@@ -213,19 +265,23 @@ class Case:
     repeats: int
     tasks: dict[str, Task]  # variant key -> task
     times: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    """Variant key -> per-operation times with the GC on, one per repeat."""
+    times_off: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    """The same with the GC off."""
     same_as: dict[str, Case] = dataclasses.field(default_factory=dict)
     """Variant key -> the case whose measurement this one reuses."""
 
-    def series(self, key: str) -> list[float]:
-        return self.same_as[key].times[key] if key in self.same_as else self.times[key]
+    def series(self, key: str, gc_on: bool = True) -> list[float]:
+        case = self.same_as.get(key, self)
+        return (case.times if gc_on else case.times_off)[key]
 
-    def ratios(self, key: str) -> list[float]:
-        plain = self.same_as.get(key, self)
-        pairs = zip(self.series(key), plain.times["plain"], strict=True)
+    def ratios(self, key: str, gc_on: bool = True) -> list[float]:
+        plain = self.same_as.get(key, self).series("plain", gc_on)
+        pairs = zip(self.series(key, gc_on), plain, strict=True)
         return [t / p for t, p in pairs]
 
-    def ratio(self, key: str) -> float:
-        return statistics.median(self.ratios(key))
+    def ratio(self, key: str, gc_on: bool = True) -> float:
+        return statistics.median(self.ratios(key, gc_on))
 
     def verdict(self, key: str) -> str:
         if key not in OURS:
@@ -253,11 +309,16 @@ def order_for(keys: list[str], repeat: int) -> list[str]:
 def run_cases(cases: list[Case]) -> None:
     for case in cases:
         case.times = {key: [] for key in case.tasks}
+        case.times_off = {key: [] for key in case.tasks}
     for repeat in range(max(case.repeats for case in cases)):
         for case in cases:
             if repeat < case.repeats:
-                for key in order_for(list(case.tasks), repeat):
-                    case.times[key].append(case.tasks[key]() / case.per * 1e6)
+                # GC on and off take turns at going first, as the variants do.
+                for gc_on in (True, False) if repeat % 2 == 0 else (False, True):
+                    times = case.times if gc_on else case.times_off
+                    for key in order_for(list(case.tasks), repeat):
+                        elapsed = case.tasks[key](gc_on)
+                        times[key].append(elapsed / case.per * 1e6)
 
 
 def warm_up(vs: list[Variant], pk: int, kwargs: dict[str, Any]) -> dict[str, str]:
@@ -271,7 +332,7 @@ def warm_up(vs: list[Variant], pk: int, kwargs: dict[str, Any]) -> dict[str, str
                     pass
                 for _ in range(2000):
                     model(**kwargs)
-            save(v, 50, pk)()
+            save(v.key, v.one, 50, pk)(True)
         except Exception as exc:
             if v.key in ("plain", "typed"):
                 raise
@@ -324,16 +385,17 @@ def print_header(
         print(f"  {dist:<22} n/a ({reason})")
     print(
         f"  mode     {mode}: {rows:,} rows of 10 fields; CPU time of this thread, "
-        "gc off while timing"
+        "gc on while timing (gc off: the ratio beside)"
     )
     print(
         f"  tracked  1 field: {', '.join(m.ONE_FIELD)}; "
         f"3 fields: {', '.join(m.THREE_FIELDS)} (a JSON dict); "
-        f"3 scalar fields: {', '.join(m.THREE_SCALARS)}"
+        f"3 scalar fields: {', '.join(m.THREE_SCALARS)}; every field"
     )
     print(
         "  columns  median and min of the repeats, per operation; ratio: median "
-        "of the per-repeat variant / plain Django (range: lowest-highest)"
+        "of the per-repeat variant / plain Django (range: lowest-highest); "
+        "gc off: that ratio with the GC off"
     )
 
 
@@ -342,23 +404,24 @@ def print_case(case: Case, labels: dict[str, str]) -> None:
     print(f"{case.title}  [{case.repeats} repeats]")
     print(
         f"  {'variant':<28} {'median ' + case.unit:>14} {'min ' + case.unit:>14} "
-        f"{'ratio':>6} {'range':>11}  target"
+        f"{'ratio':>6} {'range':>11} {'gc off':>7}  target"
     )
     for key, label in labels.items():
         if key not in case.tasks and key not in case.same_as:
             continue
         times = case.series(key)
         if key == "plain":
-            ratio, spread = "1.00", ""
+            ratio, spread, off = "1.00", "", "1.00"
         else:
             ratios = case.ratios(key)
             ratio = f"{case.ratio(key):.2f}"
             spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+            off = f"{case.ratio(key, gc_on=False):.2f}"
         if key in case.same_as:
             label += " (=1 field)"
         print(
             f"  {label:<28} {statistics.median(times):14.2f} {min(times):14.2f} "
-            f"{ratio:>6} {spread:>11}  {case.verdict(key)}"
+            f"{ratio:>6} {spread:>11} {off:>7}  {case.verdict(key)}"
         )
 
 
@@ -374,9 +437,13 @@ def print_memory(
         extra = "" if v.key == "plain" else f"+{one - plain:.0f} / +{three - plain:.0f}"
         print(f"  {v.label:<26} {one:9.0f} {three:9.0f} {extra:>14}")
         if v.key == "typed":
-            scalars = memory["typed-scalars", 3]
-            extra = f"+{scalars - plain:.0f}"
-            print(f"  {SCALARS_LABEL:<26} {'':>9} {scalars:9.0f} {extra:>14}")
+            for key, label in (
+                ("typed-scalars", SCALARS_LABEL),
+                ("typed-all", ALL_LABEL),
+            ):
+                size = memory[key, 3]
+                extra = f"+{size - plain:.0f}"
+                print(f"  {label:<26} {'':>9} {size:9.0f} {extra:>14}")
 
 
 def print_summary(
@@ -387,7 +454,8 @@ def print_summary(
 ) -> None:
     print()
     print("Summary: median ratio to plain Django; memory in bytes per instance")
-    heads = ["list 1f", "list 3f", "iter 1f", "iter 3f", "init", "save"]
+    heads = ["list 1f", "list 3f", "iter 1f", "iter 3f", "from_db", "init"]
+    heads += ["save", "save uf"]
     print(
         f"  {'variant':<24}"
         + "".join(f"{h:>8}" for h in heads)
@@ -403,17 +471,19 @@ def print_summary(
             + f"{memory[v.key, 1]:8.0f}{memory[v.key, 3]:8.0f}"
         )
         if v.key == "typed":
-            cells = [
-                f"{case.ratio('typed-scalars'):.2f}"
-                if "typed-scalars" in case.tasks
-                else "-"
-                for case in cases
-            ]
-            print(
-                f"  {SCALARS_LABEL:<24}"
-                + "".join(f"{c:>8}" for c in cells)
-                + f"{'-':>8}{memory['typed-scalars', 3]:8.0f}"
-            )
+            for key, label in (
+                ("typed-scalars", SCALARS_LABEL),
+                ("typed-all", ALL_LABEL),
+            ):
+                cells = [
+                    f"{case.ratio(key):.2f}" if key in case.tasks else "-"
+                    for case in cases
+                ]
+                print(
+                    f"  {label:<24}"
+                    + "".join(f"{c:>8}" for c in cells)
+                    + f"{'-':>8}{memory[key, 3]:8.0f}"
+                )
     for dist, reason in missing.items():
         print(f"  {dist:<24} n/a ({reason})")
 
@@ -453,8 +523,11 @@ def main(argv: list[str] | None = None) -> int:
 
     vs, missing = variants(peers=not args.no_peers)
     customer_id = create_rows(rows)
+    ROWS[:] = m.PlainOrder.objects.values_list(*NAMES)
     kwargs = order_kwargs(7, customer_id)
     missing |= warm_up(vs, pk=rows, kwargs=kwargs)
+    list(TypedOrderAll.objects.all()[:2000])
+    save("typed-all", TypedOrderAll, 50, rows)(True)
     SAVES.clear()
     for key in m.FIRED:
         m.FIRED[key] = 0
@@ -463,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         "plain": labels.pop("plain"),
         "typed": labels.pop("typed"),
         "typed-scalars": SCALARS_LABEL,
+        "typed-all": ALL_LABEL,
         **labels,
     }
     gc.collect()
@@ -484,6 +558,14 @@ def main(argv: list[str] | None = None) -> int:
     list_3 = load_case("list(Model.objects.all())", 3, load_list)
     iter_1 = load_case("Model.objects.iterator()", 1, load_iterator)
     iter_3 = load_case("Model.objects.iterator()", 3, load_iterator)
+    loading = Case(
+        f"Model.from_db() on fetched rows, {rows:,} rows, 1 tracked field",
+        "from_db",
+        rows,
+        "us/row",
+        load_repeats,
+        {v.key: from_db(v.one) for v in vs},
+    )
     init = Case(
         f"Model(**kwargs), {constructions:,} instances",
         "construct",
@@ -498,21 +580,40 @@ def main(argv: list[str] | None = None) -> int:
         saves,
         "us/save",
         small_repeats,
-        {v.key: save(v, saves, pk=i + 1) for i, v in enumerate(vs)},
+        {v.key: save(v.key, v.one, saves, pk=i + 1) for i, v in enumerate(vs)},
+    )
+    saving_some = Case(
+        f"save(update_fields=['status']), same receiver, {saves:,} saves",
+        "save",
+        saves,
+        "us/save",
+        small_repeats,
+        {
+            v.key: save(v.key, v.one, saves, pk=i + 1, update_fields=["status"])
+            for i, v in enumerate(vs)
+        },
     )
     for case, task in ((list_3, load_list), (iter_3, load_iterator)):
         case.tasks["typed-scalars"] = task(m.TypedOrder3Scalars)
+        case.tasks["typed-all"] = task(TypedOrderAll)
+    loading.tasks["typed-all"] = from_db(TypedOrderAll)
+    pk_all = len(vs) + 1
+    saving.tasks["typed-all"] = save("typed-all", TypedOrderAll, saves, pk_all)
+    saving_some.tasks["typed-all"] = save(
+        "typed-all", TypedOrderAll, saves, pk_all, update_fields=["status"]
+    )
     # A model that tracks every field anyway is loaded once for both counts.
     for three, one in ((list_3, list_1), (iter_3, iter_1)):
         for v in vs:
             if v.three is v.one and v.key != "plain":
                 del three.tasks[v.key]
                 three.same_as[v.key] = one
-    cases = [list_1, list_3, iter_1, iter_3, init, saving]
+    cases = [list_1, list_3, iter_1, iter_3, loading, init, saving, saving_some]
     run_cases(cases)
 
     memory = {
-        ("typed-scalars", 3): memory_per_instance(m.TypedOrder3Scalars, memory_rows)
+        ("typed-scalars", 3): memory_per_instance(m.TypedOrder3Scalars, memory_rows),
+        ("typed-all", 3): memory_per_instance(TypedOrderAll, memory_rows),
     }
     for v in vs:
         memory[v.key, 1] = memory_per_instance(v.one, memory_rows)

@@ -1,13 +1,19 @@
 """Change tracking: a baseline of chosen fields, taken where Django loads rows.
 
-Costs are paid only by tracked models and only for tracked fields:
+Costs are paid only by tracked models and only for tracked fields, and what
+``from_db`` (every row a queryset loads) keeps per row allocates as little as
+can be, since every object the cyclic GC tracks makes its collections run more
+often:
 
-* ``from_db`` (every row a queryset loads) stores one tuple in the instance
-  ``__dict__``, taken with one ``itemgetter`` call: values as they are, except
-  in fields that may hold mutable ones (JSON lists and dicts), which are
-  frozen with ``marshal``, far cheaper than ``deepcopy``;
-* nothing in ``__init__``, no descriptors, no ``__setattr__``: attribute reads
-  and writes stay at plain speed;
+* one tracked field: its value itself, no container; several: one tuple, taken
+  with one ``itemgetter`` call on the instance ``__dict__``;
+* fields that may hold mutable values (JSON lists and dicts) are frozen
+  together with one ``marshal.dumps``, far cheaper than ``deepcopy``: bytes,
+  which the GC does not track;
+* nothing in ``__init__``, no ``__setattr__``, no descriptor on the read path:
+  attribute reads and writes stay at plain speed; a deferred field that is
+  loaded later (on access, by ``refresh_from_db()``, or for all peers at once
+  with Django 6.1's ``FETCH_PEERS``) gets its baseline as it loads;
 * changes are computed when a signal is sent, so ``on_commit`` receivers
   still see them; ``save_base`` moves the baseline forward after each save,
   even when the model signals are muted.
@@ -25,6 +31,7 @@ from __future__ import annotations
 import copy
 import datetime
 import decimal
+import inspect
 import marshal
 import threading
 import uuid
@@ -35,16 +42,25 @@ from typing import Any, Final, cast
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Field, Model
+from django.db.models.query_utils import DeferredAttribute
 
 from ._payloads import NO_CHANGES, FieldChange
 
 __all__ = ["changes", "track_changes", "tracked_fields"]
 
-# Instance attribute holding a tuple of (frozen) values, in the order of the
-# plan's attnames. Class attributes, inherited by subclasses: TRACKED holds
-# {attname: field name}, PLAN the _Plan built from it. Fields are only ever
-# added at the end, so a baseline taken before is a prefix that still lines up.
+# Instance attributes. BASELINE: the value of the one tracked field, or a
+# tuple of them in the order of the plan's attnames (a value that is itself a
+# tuple is always kept in a tuple, so the two cannot be confused). FROZEN: the
+# values at the plan's mutable positions, as marshal bytes of a tuple (or a
+# deep-copied tuple when marshal cannot take them); BASELINE then only says
+# whether those fields were loaded. SAVED: set while post_save goes out, once
+# the baseline moved for that save. Class attributes, inherited by
+# subclasses: TRACKED holds {attname: field name}, PLAN the _Plan built from
+# it. Fields are only ever added at the end, so a baseline taken before is a
+# prefix that still lines up.
 BASELINE = "_typed_signals_baseline"
+FROZEN = "_typed_signals_frozen"
+SAVED = "_typed_signals_saved"
 TRACKED = "_typed_signals_tracked"
 PLAN = "_typed_signals_plan"
 
@@ -120,30 +136,37 @@ class _Missing:
 NOT_LOADED: Final = _Missing()
 """The baseline of a deferred field that was not loaded."""
 
-_DEEP_COPY: Final = object()
 
-# A frozen value is a tuple: (marshal bytes,) or (deep copy, _DEEP_COPY). A
-# tuple is never kept as it is (it is not in _IMMUTABLE), so this is unambiguous.
+def _is_expression(value: object) -> bool:
+    """Whether ``value`` is an expression (``F("n") + 1``): its result is unknown."""
+    return type(value) not in _IMMUTABLE and hasattr(value, "resolve_expression")
 
 
-def _freeze(value: Any) -> object:
-    if type(value) in _IMMUTABLE:
-        return value
-    if hasattr(value, "resolve_expression"):  # F() + 1 saved: value unknown
-        return NOT_LOADED
+def _freeze(values: tuple[Any, ...]) -> object:
+    """A copy of ``values`` that later in-place edits of them cannot reach."""
     try:
-        return (marshal.dumps(value),)
+        return marshal.dumps(values)
     except ValueError:  # objects marshal does not know
-        return (copy.deepcopy(value), _DEEP_COPY)
+        return copy.deepcopy(values)
 
 
-def _thaw(value: object) -> object:
-    if type(value) is not tuple:
-        return value
-    frozen: tuple[Any, ...] = value
-    if len(frozen) == 1:
-        return marshal.loads(frozen[0])
-    return copy.deepcopy(frozen[0])
+def _thaw(frozen: object) -> tuple[object, ...]:
+    """Fresh copies of the values ``_freeze`` kept (``()`` for none)."""
+    if type(frozen) is bytes:
+        return cast("tuple[object, ...]", marshal.loads(frozen))
+    if type(frozen) is tuple:
+        return copy.deepcopy(cast("tuple[object, ...]", frozen))
+    return ()
+
+
+def _entries(loaded: dict[str, Any]) -> tuple[object, ...]:
+    """The ``BASELINE`` of an instance ``__dict__``: one entry per field, a prefix."""
+    if BASELINE not in loaded:
+        return ()
+    baseline = loaded[BASELINE]
+    if type(baseline) is tuple:
+        return cast("tuple[object, ...]", baseline)
+    return (baseline,)
 
 
 def _may_be_mutable(field: Field[Any, Any]) -> bool:
@@ -155,46 +178,100 @@ def _may_be_mutable(field: Field[Any, Any]) -> bool:
 class _Plan:
     """How to take the baseline of one model's tracked fields, fast."""
 
-    __slots__ = ("attnames", "fields", "freeze_at", "snapshot")
+    __slots__ = (
+        "attnames",
+        "fields",
+        "get",
+        "get_mutable",
+        "mutable_at",
+        "mutable_single",
+        "position",
+        "single",
+    )
 
     def __init__(self, model: type[Model], tracked: Mapping[str, str]) -> None:
         self.attnames = tuple(tracked)
         fields = [model._meta.get_field(name) for name in tracked.values()]
         self.fields: tuple[Any, ...] = tuple(fields)
-        # Positions whose value may be mutable: checked (and frozen) per row.
-        self.freeze_at = tuple(
-            i
-            for i, field in enumerate(fields)
-            if isinstance(field, Field) and _may_be_mutable(field)
+        # attname or field name -> index in attnames.
+        self.position: dict[str, int] = {}
+        for i, (attname, name) in enumerate(tracked.items()):
+            self.position[name] = self.position[attname] = i
+        self.single = len(self.attnames) == 1
+        # One C call: the value itself for one field, else a tuple; KeyError
+        # when a field is deferred.
+        self.get: Callable[[dict[str, Any]], Any] = itemgetter(*self.attnames)
+        # Index in attnames -> index in the FROZEN tuple, for the fields whose
+        # values may be mutable.
+        self.mutable_at: dict[int, int] = {}
+        for i, field in enumerate(fields):
+            if not isinstance(field, Field) or _may_be_mutable(field):
+                self.mutable_at[i] = len(self.mutable_at)
+        mutable = [self.attnames[i] for i in self.mutable_at]
+        self.mutable_single = len(mutable) == 1
+        self.get_mutable: Callable[[dict[str, Any]], Any] | None = (
+            itemgetter(*mutable) if mutable else None
         )
-        self.snapshot: Callable[[dict[str, Any]], tuple[Any, ...]]
-        if len(self.attnames) == 1:
-            get_one = itemgetter(self.attnames[0])
-            self.snapshot = lambda loaded: (get_one(loaded),)
-        else:  # one C call: KeyError when a field is deferred
-            self.snapshot = itemgetter(*self.attnames)
 
-    def take(self, loaded: dict[str, Any]) -> tuple[object, ...]:
-        """The baseline of an instance ``__dict__`` (``from_db`` inlines this)."""
+    def take(self, loaded: dict[str, Any]) -> bool:
+        """Take the whole baseline of ``loaded``; False if it cannot be done fast.
+
+        ``from_db`` inlines this. It cannot when a tracked field is deferred or
+        holds an expression: ``update()`` then keeps what it must.
+        """
         try:
-            values = self.snapshot(loaded)
+            baseline = self.get(loaded)
         except KeyError:
-            return self.take_partial(loaded)
-        return self.freeze(values) if self.freeze_at else values
+            return False
+        if self.single:
+            if _is_expression(baseline):
+                return False
+            if type(baseline) is tuple:
+                baseline = (baseline,)
+        elif any(_is_expression(value) for value in baseline):
+            return False
+        loaded[BASELINE] = baseline
+        get_mutable = self.get_mutable
+        if get_mutable is not None:
+            values = get_mutable(loaded)
+            loaded[FROZEN] = _freeze((values,) if self.mutable_single else values)
+        return True
 
-    def take_partial(self, loaded: dict[str, Any]) -> tuple[object, ...]:
-        """The baseline when some fields are deferred: nothing to compare them with."""
-        return tuple(
-            _freeze(loaded[attname]) if attname in loaded else NOT_LOADED
-            for attname in self.attnames
-        )
+    def update(self, loaded: dict[str, Any], positions: Iterable[int] | None) -> None:
+        """Take the baseline of the fields at ``positions`` (None: all).
 
-    def freeze(self, values: tuple[object, ...]) -> tuple[object, ...]:
-        """``values`` with the ones at ``freeze_at`` frozen if mutable."""
-        frozen = list(values)
-        for i in self.freeze_at:
-            frozen[i] = _freeze(frozen[i])
-        return tuple(frozen)
+        A field that is not loaded (or holds an expression) keeps the
+        baseline it had, or gets ``NOT_LOADED``.
+        """
+        old = _entries(loaded)
+        count = len(self.attnames)
+        entries = [old[i] if i < len(old) else NOT_LOADED for i in range(count)]
+        chosen = range(count) if positions is None else positions
+        # The frozen values are thawed and frozen again only if one changes.
+        refreeze = any(i in self.mutable_at for i in chosen)
+        old_mutable = _thaw(loaded.get(FROZEN)) if refreeze else ()
+        mutable: list[object] = [
+            old_mutable[j] if j < len(old_mutable) else None
+            for j in range(len(self.mutable_at))
+        ]
+        for i in chosen:
+            attname = self.attnames[i]
+            if attname not in loaded:
+                continue  # deferred: nothing to compare with
+            value = loaded[attname]
+            if _is_expression(value):
+                entries[i] = NOT_LOADED
+                continue
+            entries[i] = value
+            j = self.mutable_at.get(i)
+            if j is not None:
+                mutable[j] = value
+        if self.single and type(entries[0]) is not tuple:
+            loaded[BASELINE] = entries[0]
+        else:
+            loaded[BASELINE] = tuple(entries)
+        if refreeze:
+            loaded[FROZEN] = _freeze(tuple(mutable))
 
 
 def tracked_fields(model: type[Model]) -> Mapping[str, str]:
@@ -242,9 +319,10 @@ def track_changes(model: type[Model], *fields: str) -> None:
         setattr(model, TRACKED, current)
         setattr(model, PLAN, _Plan(model, current))
         _install(model)
+        _hook_deferred_loads(model, current)
         # Subclasses (proxies, child models) whose own plan was built before
         # inherit the new fields too, whatever order apps track them in.
-        for sub in _all_subclasses(model):
+        for sub in model_subclasses(model):
             if TRACKED in vars(sub):
                 own = dict(vars(sub)[TRACKED])
                 added = {a: n for a, n in current.items() if a not in own}
@@ -254,7 +332,8 @@ def track_changes(model: type[Model], *fields: str) -> None:
                     setattr(sub, PLAN, _Plan(sub, own))
 
 
-def _all_subclasses(model: type[Model]) -> list[type[Model]]:
+def model_subclasses(model: type[Model]) -> list[type[Model]]:
+    """Every subclass of ``model`` (proxies, children), registered yet or not."""
     found: list[type[Model]] = []
     todo = list(model.__subclasses__())
     while todo:
@@ -276,28 +355,49 @@ def _install(model: type[Model]) -> None:
     original_from_db = model.from_db.__func__  # type: ignore[attr-defined]
     original_refresh = model.refresh_from_db
     original_save_base = model.save_base
+    # Django 6.1 passes fetch_mode= to a from_db() that takes it; an older
+    # override that does not is called without it.
+    parameters = inspect.signature(original_from_db).parameters
+    pass_fetch_mode = "fetch_mode" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
     def from_db(
-        cls: type[Model],
-        /,
+        cls: Any,
         db: str,
         field_names: Sequence[str],
         values: Sequence[object],
-        **kwargs: Any,  # Django 6.1 adds fetch_mode=; pass on what comes
-    ) -> Model:
-        instance = original_from_db(cls, db, field_names, values, **kwargs)
-        loaded = instance.__dict__
-        # _Plan.take(), inlined: this runs for every row a queryset loads.
-        plan: _Plan = getattr(cls, PLAN)
-        try:
-            baseline = plan.snapshot(loaded)
-        except KeyError:
-            baseline = plan.take_partial(loaded)
+        *,
+        fetch_mode: object = None,
+    ) -> Any:  # the instance; Any keeps this hot path free of cast() calls
+        if fetch_mode is None or not pass_fetch_mode:
+            instance = original_from_db(cls, db, field_names, values)
         else:
-            if plan.freeze_at:
-                baseline = plan.freeze(baseline)
+            instance = original_from_db(
+                cls, db, field_names, values, fetch_mode=fetch_mode
+            )
+        loaded = instance.__dict__
+        # _Plan.take(), inlined and without the expression checks (values
+        # from the database are none): this runs for every row loaded.
+        plan: _Plan = cls._typed_signals_plan
+        try:
+            baseline = plan.get(loaded)
+        except KeyError:  # a tracked field is deferred
+            plan.update(loaded, None)
+            return instance
+        if plan.single and type(baseline) is tuple:
+            baseline = (baseline,)
         loaded[BASELINE] = baseline
-        return cast(Model, instance)
+        get_mutable = plan.get_mutable
+        if get_mutable is not None:
+            mutable = get_mutable(loaded)
+            if plan.mutable_single:
+                mutable = (mutable,)
+            try:
+                loaded[FROZEN] = marshal.dumps(mutable)
+            except ValueError:
+                loaded[FROZEN] = copy.deepcopy(mutable)
+        return instance
 
     def refresh_from_db(
         self: Model,
@@ -317,8 +417,11 @@ def _install(model: type[Model]) -> None:
         using: str | None = None,
         update_fields: Iterable[str] | None = None,
     ) -> None:
+        loaded = vars(self)
         if self._state.adding:  # an insert (a copy with pk=None too): no "old"
-            vars(self).pop(BASELINE, None)
+            loaded.pop(BASELINE, None)
+            loaded.pop(FROZEN, None)
+        loaded.pop(SAVED, None)
         original_save_base(
             self,
             raw=raw,
@@ -327,8 +430,10 @@ def _install(model: type[Model]) -> None:
             using=using,
             update_fields=update_fields,
         )
-        # After post_save went out: the saved values are the new baseline.
-        reset_baseline(self, update_fields)
+        # The saved values are the new baseline, unless saved_changes() moved
+        # it already as post_save went out.
+        if loaded.pop(SAVED, None) is None:
+            reset_baseline(self, update_fields)
 
     replacements: dict[str, object] = {
         "from_db": classmethod(from_db),
@@ -340,34 +445,77 @@ def _install(model: type[Model]) -> None:
         setattr(model, attr, value)
 
 
+def _hook_deferred_loads(model: type[Model], tracked: Iterable[str]) -> None:
+    """Give fields that Django 6.1 loads for many instances at once a baseline.
+
+    ``FETCH_PEERS`` sets a deferred field on every peer instance without
+    ``refresh_from_db()``; the field's descriptor on ``model`` is replaced by
+    one whose ``fetch_many()`` takes their baselines after. Its ``__get__``
+    is Django's, so reads cost what they did.
+    """
+    if not hasattr(DeferredAttribute, "fetch_many"):
+        return  # Django 5.2: deferred loads go through refresh_from_db()
+    for attname in tracked:
+        descriptor = next(
+            (vars(k)[attname] for k in model.__mro__ if attname in vars(k)), None
+        )
+        if not isinstance(descriptor, DeferredAttribute) or isinstance(
+            descriptor, _BaselineOnFetch
+        ):
+            continue
+        hooked = copy.copy(descriptor)
+        hooked.__class__ = _hooked_class(type(descriptor))
+        setattr(model, attname, hooked)
+
+
+class _BaselineOnFetch:
+    """Marks the descriptors ``_hook_deferred_loads`` installed."""
+
+    __slots__ = ()
+
+
+_hooked: dict[type[DeferredAttribute], type[DeferredAttribute]] = {}
+
+
+def _hooked_class(base: type[DeferredAttribute]) -> type[DeferredAttribute]:
+    """``base`` with a ``fetch_many()`` that takes the fetched baselines after."""
+    if base in _hooked:
+        return _hooked[base]
+    original_fetch_many = cast(
+        "Callable[[DeferredAttribute, list[Model]], None]", base.fetch_many
+    )
+
+    def fetch_many(self: DeferredAttribute, instances: list[Model]) -> None:
+        attname: str = self.field.attname
+        loading = [i for i in instances if attname not in vars(i)]
+        original_fetch_many(self, instances)
+        for instance in loading:
+            loaded = vars(instance)
+            plan: _Plan | None = getattr(type(instance), PLAN, None)
+            if attname in loaded and plan is not None and attname in plan.position:
+                plan.update(loaded, (plan.position[attname],))
+
+    hooked = type(base.__name__, (base, _BaselineOnFetch), {"fetch_many": fetch_many})
+    _hooked[base] = hooked
+    return hooked
+
+
 def reset_baseline(instance: Model, fields: Iterable[str] | None = None) -> None:
     """Take the current values as the new baseline (all or some fields)."""
-    model = type(instance)
-    plan: _Plan | None = getattr(model, PLAN, None)
+    plan: _Plan | None = getattr(type(instance), PLAN, None)
     if plan is None:
         return
-    current = vars(instance)
+    loaded = vars(instance)
     if fields is None:
-        baseline = plan.take(current)
-        for value in baseline:
-            if type(value) not in _IMMUTABLE and hasattr(value, "resolve_expression"):
-                break  # an expression was saved: that field's value is unknown
-        else:
-            if NOT_LOADED not in baseline:
-                current[BASELINE] = baseline
-                return
-        chosen: frozenset[str] | None = None
-    else:
-        by_name = {name: attname for attname, name in tracked_fields(model).items()}
-        chosen = frozenset(by_name.get(f, f) for f in fields)
-    # A field not saved (or not loaded) keeps the baseline it had.
-    old: tuple[object, ...] = current.get(BASELINE) or ()
-    current[BASELINE] = tuple(
-        _freeze(current[attname])
-        if (chosen is None or attname in chosen) and attname in current
-        else (old[i] if i < len(old) else NOT_LOADED)
-        for i, attname in enumerate(plan.attnames)
-    )
+        if not plan.take(loaded):  # deferred fields or expressions
+            plan.update(loaded, None)
+        return
+    position = plan.position
+    chosen = {position[f] for f in fields if f in position}
+    if len(chosen) == len(plan.attnames) and plan.take(loaded):
+        return  # every tracked field was saved: as fast as a full save
+    if chosen:  # a field not saved (or not loaded) keeps the baseline it had
+        plan.update(loaded, sorted(chosen))
 
 
 def changes(
@@ -380,25 +528,33 @@ def changes(
     With ``fields`` (names, as in ``update_fields``) only those are compared.
     """
     current = vars(instance)
-    baseline: tuple[object, ...] | None = current.get(BASELINE)
-    if not baseline:
+    if BASELINE not in current:
         return NO_CHANGES
     model = type(instance)
     tracked = tracked_fields(model)
     plan: _Plan = getattr(model, PLAN)
-    attnames = plan.attnames
+    mutable_at = plan.mutable_at
+    old_mutable: tuple[object, ...] | None = None
     only = frozenset(fields) if fields is not None else None
     found: dict[str, FieldChange] = {}
     # A baseline taken before more fields were tracked is shorter: a prefix.
-    for attname, field, frozen in zip(attnames, plan.fields, baseline, strict=False):
+    for i, (attname, field, old) in enumerate(
+        zip(plan.attnames, plan.fields, _entries(current), strict=False)
+    ):
         name = tracked[attname]
         if (
-            frozen is NOT_LOADED
+            old is NOT_LOADED
             or attname not in current
             or (only is not None and name not in only and attname not in only)
         ):
             continue
-        old = _thaw(frozen)
+        if i in mutable_at:
+            if old_mutable is None:
+                old_mutable = _thaw(current.get(FROZEN))
+            j = mutable_at[i]
+            if j >= len(old_mutable):
+                continue
+            old = old_mutable[j]
         new = current[attname]
         if old != new and not _same_after_conversion(field, old, new):
             found[name] = FieldChange(old, new)
@@ -438,9 +594,12 @@ def saved_changes(
     """``changes()`` of a save that just wrote, then the baseline moves on.
 
     Called as ``post_save`` goes out, so receivers that save the instance
-    again see only the changes of their own save.
+    again see only the changes of their own save; ``save_base`` then leaves
+    the baseline as it is.
     """
     found = changes(instance, fields)
-    if BASELINE in vars(instance):
+    loaded = vars(instance)
+    if BASELINE in loaded:
         reset_baseline(instance, fields)
+        loaded[SAVED] = True
     return found

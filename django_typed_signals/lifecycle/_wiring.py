@@ -36,7 +36,7 @@ from ._payloads import (
     PreDelete,
     PreSave,
 )
-from ._tracking import changes, saved_changes, track_changes
+from ._tracking import changes, model_subclasses, saved_changes, track_changes
 
 __all__ = [
     "check_model_receiver",
@@ -250,10 +250,6 @@ def typed_signal_for(event: type[ModelEvent[Any]]) -> TypedSignal[Any]:
     return _ROUTES[event].typed
 
 
-def _subclasses(model: type[Model]) -> list[type[Model]]:
-    return [m for m in apps.get_models() if issubclass(m, model) and m is not model]
-
-
 def _bridge(
     event: type[ModelEvent[Any]], sender: type[Model] | None, subclasses: bool
 ) -> None:
@@ -265,7 +261,7 @@ def _bridge(
             with _bridge_lock:
                 _pending.append((event, sender))
         else:
-            senders += _subclasses(sender)
+            senders += model_subclasses(sender)
     for each in senders:
         route.connect(each)
 
@@ -289,7 +285,7 @@ def check_model_receiver(
     sender: object,
     when: Callable[[Any], bool] | None,
 ) -> type[Model] | None:
-    """Refuse what ``connect_model_receiver`` cannot connect; return the model.
+    """Refuse what the typed model signals cannot take; return the model.
 
     Checked before anything is connected, so a refused ``receiver()`` leaves
     the signals as they were.

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import django
 import pytest
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models.query_utils import DeferredAttribute
 from django.test.utils import CaptureQueriesContext
 
 from django_typed_signals.lifecycle import (
@@ -16,6 +19,14 @@ from django_typed_signals.lifecycle import (
     tracked_fields,
 )
 from tests.testapp.models import Customer, GiftOrder, Order, RushOrder
+
+try:
+    from django.core.exceptions import FieldFetchBlocked
+except ImportError:  # Django < 6.1
+
+    class FieldFetchBlocked(Exception):  # type: ignore[no-redef]
+        """Never raised: the tests that expect it need Django 6.1."""
+
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +269,166 @@ def test_child_plan_built_first_gets_parent_fields_tracked_later() -> None:
     gift = GiftOrder.objects.get(pk=gift.pk)
     gift.reference = "b"
     assert changes(gift)["reference"] == FieldChange("a", "b")
+
+
+needs_fetch_modes = pytest.mark.skipif(
+    django.VERSION < (6, 1), reason="QuerySet.fetch_mode() is new in Django 6.1"
+)
+
+
+def deferred_orders(count: int, fetch_mode: Any = None) -> list[Order]:
+    for i in range(count):
+        Order.objects.create(status="draft", note=f"note {i}", data={"n": [i]})
+    queryset = Order.objects.only("status").order_by("pk")
+    if fetch_mode is not None:
+        queryset = queryset.fetch_mode(fetch_mode)
+    return list(queryset)
+
+
+@needs_fetch_modes
+def test_field_fetched_for_all_peers_at_once_gets_their_baselines() -> None:
+    first, second, third = deferred_orders(3, models.FETCH_PEERS)
+    with CaptureQueriesContext(connection) as queries:
+        assert first.note == "note 0"  # loads note on the three of them
+        assert (second.note, third.note) == ("note 1", "note 2")
+    assert len(queries) == 1
+    second.note = "edited"
+    third.note = "note 2"
+    assert changes(first) == {}
+    assert changes(second) == {"note": FieldChange("note 1", "edited")}
+    assert changes(third) == {}
+
+
+@needs_fetch_modes
+def test_mutable_field_fetched_for_peers_sees_in_place_edits() -> None:
+    first, second = deferred_orders(2, models.FETCH_PEERS)
+    first.data["n"].append(9)  # loads data on both, then edits it in place
+    assert changes(first) == {"data": FieldChange({"n": [0]}, {"n": [0, 9]})}
+    assert changes(second) == {}
+    second.status = "paid"
+    second.save()
+    assert changes(second) == {}
+    second.data["n"].append(8)
+    assert changes(second) == {"data": FieldChange({"n": [1]}, {"n": [1, 8]})}
+
+
+@needs_fetch_modes
+def test_peer_edited_before_the_fetch_keeps_its_other_baselines() -> None:
+    first, second = deferred_orders(2, models.FETCH_PEERS)
+    second.status = "paid"  # loaded with the row: baseline "draft"
+    assert first.note == "note 0"
+    assert changes(second) == {"status": FieldChange("draft", "paid")}
+    second.note = "edited"
+    assert changes(second)["note"] == FieldChange("note 1", "edited")
+
+
+@needs_fetch_modes
+def test_fetch_one_and_fetch_raise_modes_keep_their_behaviour() -> None:
+    [one] = deferred_orders(1, models.FETCH_ONE)
+    with CaptureQueriesContext(connection) as queries:
+        assert one.note == "note 0"
+    assert len(queries) == 1
+    one.note = "edited"
+    assert changes(one) == {"note": FieldChange("note 0", "edited")}
+
+    Order.objects.all().delete()
+    [blocked] = deferred_orders(1, models.FETCH_RAISE)
+    with pytest.raises(FieldFetchBlocked, match=r"Order\.note blocked"):
+        blocked.note  # noqa: B018
+    blocked.refresh_from_db(fields=["note"])
+    blocked.note = "edited"
+    assert changes(blocked) == {"note": FieldChange("note 0", "edited")}
+
+
+@needs_fetch_modes
+def test_only_tracked_fields_get_a_descriptor_of_their_own() -> None:
+    from tests.testapp.models import Note
+
+    first, second = deferred_orders(2, models.FETCH_PEERS)
+    assert (first.paid, second.paid) == (False, False)
+    tracked = tracked_fields(Order)
+    for field in Order._meta.concrete_fields:
+        descriptor = vars(Order)[field.attname]
+        django_class: Any = field.descriptor_class
+        hooked = type(descriptor).fetch_many is not django_class.fetch_many
+        assert hooked == (field.attname in tracked), field.attname
+        assert isinstance(descriptor, django_class)
+    assert type(vars(Note)["text"]) is DeferredAttribute  # untracked model
+
+
+def test_plain_deferred_access_loads_and_takes_the_baseline_once() -> None:
+    orders = deferred_orders(2)
+    first = orders[0]
+    first.status = "paid"
+    with CaptureQueriesContext(connection) as queries:
+        assert first.note == "note 0"  # one query, for this instance only
+        assert first.note == "note 0"
+    assert len(queries) == 1
+    assert "note" not in orders[1].__dict__
+    first.note = "edited"
+    assert changes(first) == {
+        "status": FieldChange("draft", "paid"),
+        "note": FieldChange("note 0", "edited"),
+    }
+
+
+def test_deferred_mutable_field_loaded_on_access_sees_in_place_edits() -> None:
+    [order] = deferred_orders(1)
+    order.data["n"].append(5)
+    assert changes(order) == {"data": FieldChange({"n": [0]}, {"n": [0, 5]})}
+
+
+def test_null_value_of_the_one_tracked_field_is_a_baseline() -> None:
+    from tests.testapp.models import Item
+
+    track_changes(Item, "sku")
+    order = Order.objects.create()
+    item = Item.objects.create(order=order, sku="a")
+    Item.objects.filter(pk=item.pk).update(sku="")
+    item = Item.objects.get(pk=item.pk)
+    item.sku = "b"
+    assert changes(item) == {"sku": FieldChange("", "b")}
+
+
+def test_tuple_value_of_a_single_tracked_field_stays_one_value() -> None:
+    from django_typed_signals.lifecycle._tracking import _Plan
+
+    plan = _Plan(Order, {"data": "data"})
+    loaded: dict[str, object] = {"data": (1, 2)}
+    assert plan.take(loaded)
+    loaded["data"] = (1, 3)
+    assert loaded["_typed_signals_baseline"] == ((1, 2),)
+
+
+def test_receiver_edit_after_post_save_stays_a_pending_change() -> None:
+    from django_typed_signals import receiver
+    from django_typed_signals.lifecycle import PostSave
+
+    order = saved_order(status="draft", note="a")
+
+    @receiver(PostSave, sender=Order, dispatch_uid="edit-after-save")
+    def edit(
+        sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+    ) -> None:
+        payload.instance.note = "not saved"
+
+    try:
+        order.status = "paid"
+        order.save()
+    finally:
+        from django_typed_signals.lifecycle import post_save
+
+        post_save.disconnect(sender=Order, dispatch_uid="edit-after-save")
+    # The baseline moved once, as post_save went out: the receiver's edit,
+    # never saved, is still a change.
+    assert changes(order) == {"note": FieldChange("a", "not saved")}
+
+
+def test_update_fields_save_keeps_in_place_json_edits_pending() -> None:
+    order = saved_order(status="draft", data={"lines": [1]})
+    order.data["lines"].append(2)
+    order.status = "paid"
+    order.save(update_fields=["status"])
+    assert changes(order) == {"data": FieldChange({"lines": [1]}, {"lines": [1, 2]})}
+    order.save(update_fields=["data"])
+    assert changes(order) == {}
