@@ -391,9 +391,9 @@ def test_null_value_of_the_one_tracked_field_is_a_baseline() -> None:
 
 
 def test_tuple_value_of_a_single_tracked_field_stays_one_value() -> None:
-    from django_typed_signals.lifecycle._tracking import _Plan
+    from django_typed_signals.lifecycle._baseline import Plan
 
-    plan = _Plan(Order, {"data": "data"})
+    plan = Plan(Order, {"data": "data"})
     loaded: dict[str, object] = {"data": (1, 2)}
     assert plan.take(loaded)
     loaded["data"] = (1, 3)
