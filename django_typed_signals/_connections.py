@@ -10,7 +10,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from django.dispatch import Signal as DjangoSignal
@@ -36,6 +37,8 @@ __all__ = [
     "receiver_infos",
     "reference",
 ]
+
+_NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
 
 # Django's receiver/sender ids: reused so that our keys match its keys exactly.
 make_id: Callable[[object], object] = django_dispatcher._make_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
@@ -96,42 +99,72 @@ def new_entry(
     return (key, receiver_ref, sender_ref, is_async)
 
 
-@dataclass(slots=True)
 class Connection:
     """What ``connect`` was told about one entry of ``Signal.receivers``.
 
     Kept by key, with its own references to receiver and sender, so that it
     lives exactly as long as they do, even when a tool swaps the whole
     ``receivers`` list for a while (factory_boy's ``mute_signals`` does).
-    Never changed once made (not frozen only because that makes every
-    ``connect`` slower).
+    Never changed once made. A plain class with ``__slots__``: every
+    ``connect`` makes one, and a dataclass ``__init__`` costs several times
+    more.
     """
 
-    receiver_id: object
-    receiver: object  # the receiver, or a weak reference to it
-    sender: object  # the sender, or a weak reference to it
-    priority: int
-    dispatch_uid: object | None
-    weak: bool
-    timeout: float | None
-    match_subclasses: bool
-    when: Callable[[Any], bool] | None = None
-    run: str = "inline"
-    executor: Executor | None = None
-    """Who runs the receiver when it is not called inline (``run=``)."""
-    run_options: Mapping[str, object] = field(default_factory=dict[str, object])
-    guards: tuple[Callable[[], AbstractContextManager[object]], ...] = ()
-    """Entered around each call, from connect hooks."""
-    has_call_options: bool = field(init=False)
-    """Whether calling the receiver needs a wrapper or a condition."""
+    __slots__ = (
+        "dispatch_uid",
+        "executor",
+        "guards",
+        "has_call_options",
+        "match_subclasses",
+        "priority",
+        "receiver",
+        "receiver_id",
+        "run",
+        "run_options",
+        "sender",
+        "timeout",
+        "weak",
+        "when",
+    )
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        receiver_id: object,
+        receiver: object,
+        sender: object,
+        priority: int,
+        dispatch_uid: object | None,
+        weak: bool,
+        timeout: float | None,
+        match_subclasses: bool,
+        when: Callable[[Any], bool] | None = None,
+        run: str = "inline",
+        executor: Executor | None = None,
+        run_options: Mapping[str, object] = _NO_OPTIONS,
+        guards: tuple[Callable[[], AbstractContextManager[object]], ...] = (),
+    ) -> None:
+        self.receiver_id = receiver_id
+        self.receiver = receiver  # the receiver, or a weak reference to it
+        self.sender = sender  # the sender, or a weak reference to it
+        self.priority = priority
+        self.dispatch_uid = dispatch_uid
+        self.weak = weak
+        self.timeout = timeout
+        self.match_subclasses = match_subclasses
+        self.when = when
+        self.run = run
+        self.executor = executor
+        """Who runs the receiver when it is not called inline (``run=``)."""
+        self.run_options = run_options
+        self.guards = guards
+        """Entered around each call, from connect hooks."""
         self.has_call_options = bool(
-            self.executor is not None
-            or self.timeout
-            or self.when is not None
-            or self.guards
+            executor is not None or timeout or when is not None or guards
         )
+        """Whether calling the receiver needs a wrapper or a condition."""
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.receiver_id!r} run={self.run!r}>"
 
     @property
     def on_commit(self) -> bool:

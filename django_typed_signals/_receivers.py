@@ -148,17 +148,13 @@ def _signature(receiver: object) -> _Signature | None:
     microseconds), else with ``inspect.signature``; ``None`` if it has none."""
     func: object = receiver.__func__ if type(receiver) is MethodType else receiver
     # A decorated function (functools.wraps) shows its wrapped signature to
-    # inspect: leave those to it. Reading __dict__ is cheaper than hasattr.
-    if type(func) is FunctionType and not (
-        "__wrapped__" in func.__dict__ or "__signature__" in func.__dict__
+    # inspect: leave those to it.
+    if (
+        type(func) is FunctionType
+        and getattr(func, "__wrapped__", None) is None
+        and getattr(func, "__signature__", None) is None
     ):
-        kwdefaults = func.__kwdefaults__
-        return _code_signature(
-            func.__code__,
-            len(func.__defaults__) if func.__defaults__ else 0,
-            frozenset(kwdefaults) if kwdefaults else _NO_NAMES,
-            func is not receiver,
-        )
+        return _function_signature(func, bound=func is not receiver)
     try:
         parameters = inspect.signature(receiver).parameters.values()  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     except (TypeError, ValueError):  # builtins and C callables without signature
@@ -174,11 +170,31 @@ def _signature(receiver: object) -> _Signature | None:
     )
 
 
-@functools.lru_cache(maxsize=4096)
+# Per code object (a test suite connects the same functions again and again),
+# checked by identity since an id can be reused; bounded for generated code.
+_by_code: dict[tuple[int, int, bool], tuple[CodeType, _Signature]] = {}
+_BY_CODE_LIMIT = 4096
+
+
+def _function_signature(func: FunctionType, *, bound: bool) -> _Signature:
+    code = func.__code__
+    defaults = len(func.__defaults__) if func.__defaults__ else 0
+    kwdefaults = func.__kwdefaults__
+    if kwdefaults:  # rare for receivers: not cached
+        return _code_signature(code, defaults, frozenset(kwdefaults), bound)
+    key = (id(code), defaults, bound)
+    hit = _by_code.get(key)
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    signature = _code_signature(code, defaults, _NO_NAMES, bound)
+    if len(_by_code) < _BY_CODE_LIMIT:
+        _by_code[key] = (code, signature)
+    return signature
+
+
 def _code_signature(
     code: CodeType, defaults: int, kwdefaults: frozenset[str], bound: bool
 ) -> _Signature:
-    """Per code object: a test suite connects the same functions again and again."""
     names = code.co_varnames
     positional = code.co_argcount
     keyword_only = names[positional : positional + code.co_kwonlyargcount]
