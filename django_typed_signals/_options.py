@@ -80,24 +80,23 @@ def read_options(
     """Check ``options`` for ``receiver``; raise what Python or we would."""
     if not options:
         return _DEFAULTS
-    name = signal.name
     on_commit = options.get("on_commit", False)
     run = options.get("run")
     if run is None:
         run = "on_commit" if on_commit else "inline"
     elif not isinstance(run, str):
-        raise TypeError(f"{name}: run= must be a string, got {run!r}")
+        raise TypeError(f"{signal.name}: run= must be a string, got {run!r}")
     elif on_commit and run != "on_commit":
         raise ValueError(
-            f"{name}: on_commit=True means run='on_commit', which contradicts "
+            f"{signal.name}: on_commit=True means run='on_commit', which contradicts "
             f"run={run!r}"
         )
     executor = executor_for(run)
     if executor is None:
         known = ", ".join(repr(each) for each in known_executors())
         raise ValueError(
-            f"{name}: receiver {describe_callable(receiver)[0]} has run={run!r}, "
-            f"which no executor handles; known values: {known}"
+            f"{signal.name}: receiver {describe_callable(receiver)[0]} has "
+            f"run={run!r}, which no executor handles; known values: {known}"
         )
     run_options = {k: v for k, v in options.items() if k not in CORE_OPTIONS}
     for key in run_options:
@@ -106,24 +105,25 @@ def read_options(
 
     priority = options.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
-        raise TypeError(f"{name}: priority must be an int, got {priority!r}")
+        raise TypeError(f"{signal.name}: priority must be an int, got {priority!r}")
     timeout = options.get("timeout")
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(
-                f"{name}: timeout must be a number of seconds, got {timeout!r}"
+                f"{signal.name}: timeout must be a number of seconds, got {timeout!r}"
             )
         if timeout <= 0:
-            raise ValueError(f"{name}: timeout must be > 0, got {timeout!r}")
+            raise ValueError(f"{signal.name}: timeout must be > 0, got {timeout!r}")
         if not is_async:
             raise ValueError(
-                f"{name}: timeout= applies to async receivers; "
+                f"{signal.name}: timeout= applies to async receivers; "
                 f"{describe_callable(receiver)[0]} is synchronous"
             )
     match_subclasses = bool(options.get("match_subclasses", False))
     if match_subclasses and not isinstance(sender, type):
         raise TypeError(
-            f"{name}: match_subclasses=True needs a class as sender, got {sender!r}"
+            f"{signal.name}: match_subclasses=True needs a class as sender, "
+            f"got {sender!r}"
         )
     executor.check(signal, receiver, is_async, run_options)
     return ReadOptions(

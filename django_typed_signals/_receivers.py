@@ -105,12 +105,19 @@ class _Signature(NamedTuple):
     """Parameters without default that a keyword argument could fill."""
 
 
-def check_receiver(signal_name: str, receiver: object) -> None:
+class Named(Protocol):
+    """A signal, as the checks name it in their errors (only then)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def check_receiver(signal: Named, receiver: object) -> None:
     """Raise a clear error when ``receiver`` cannot be called by a signal."""
     if not callable(receiver):
         # Django's own sentence first: code and tests match on it.
         raise TypeError(
-            f"Signal receivers must be callable. {signal_name}: got "
+            f"Signal receivers must be callable. {signal.name}: got "
             f"{type(receiver).__name__}: {receiver!r}"
         )
     signature = _signature(receiver)
@@ -118,7 +125,7 @@ def check_receiver(signal_name: str, receiver: object) -> None:
         path = describe_callable(receiver)[0]
         raise ValueError(
             "Signal receivers must accept keyword arguments (**kwargs). "
-            f"{signal_name}: receiver {path} does not; Django passes 'signal' "
+            f"{signal.name}: receiver {path} does not; Django passes 'signal' "
             "and 'sender' and may add more"
         )
 
@@ -127,7 +134,7 @@ _TYPED_PASSES = _DISPATCH_KWARGS | {"payload"}
 _NO_NAMES: frozenset[str] = frozenset()
 
 
-def check_typed_receiver(signal_name: str, receiver: object) -> None:
+def check_typed_receiver(signal: Named, receiver: object) -> None:
     """Reject receivers that require arguments a typed signal never passes."""
     signature = _signature(receiver)
     if signature is None:
@@ -136,7 +143,7 @@ def check_typed_receiver(signal_name: str, receiver: object) -> None:
         if name not in _TYPED_PASSES:
             path = describe_callable(receiver)[0]
             raise ValueError(
-                f"{signal_name}: receiver {path} requires argument "
+                f"{signal.name}: receiver {path} requires argument "
                 f"{name!r}, which the signal never passes; typed "
                 "receivers take (sender, *, payload, **kwargs)"
             )

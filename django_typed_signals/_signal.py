@@ -313,7 +313,7 @@ class Signal(Taps, Sending):
         )
 
     def _check_receiver(self, receiver: object) -> None:
-        check_receiver(self.name, receiver)
+        check_receiver(self, receiver)
 
     def _priority_of(self, entry: tuple[Any, ...]) -> int:
         connection = self._connections.get(entry[0])

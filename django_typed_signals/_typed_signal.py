@@ -61,7 +61,7 @@ class TypedSignal(Signal, Generic[P]):
 
     def _check_receiver(self, receiver: object) -> None:
         super()._check_receiver(receiver)
-        check_typed_receiver(self.name, receiver)
+        check_typed_receiver(self, receiver)
 
     def _wrong_payload(self, payload: object) -> TypeError:
         expected = self.payload_type
