@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from django.dispatch import Signal as DjangoSignal
 
-from ._options import ConnectOptions, ReceiverOptions
+from ._options import AllConnectOptions, ReceiverOptions
 from ._receivers import TypedReceiver
 from ._registry import EventFamily, event_family
 from ._signal import Signal
@@ -170,7 +170,7 @@ def receiver(
     weak = options.get("weak", True)
     dispatch_uid = options.get("dispatch_uid")
     connect_options = cast(
-        "ConnectOptions",
+        "AllConnectOptions",
         {k: v for k, v in options.items() if k not in ("weak", "dispatch_uid")},
     )
     if isinstance(signal, (DjangoSignal, type)):

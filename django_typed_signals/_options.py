@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORE_OPTIONS",
+    "EXECUTOR_OPTIONS",
+    "AllConnectOptions",
     "ConnectOptions",
+    "ExecutorOptions",
     "ReadOptions",
     "ReceiverOptions",
     "read_options",
@@ -46,7 +49,28 @@ class ConnectOptions(TypedDict, total=False):
     or an executor another layer registered (``"celery"``)."""
 
 
-class ReceiverOptions(ConnectOptions, total=False):
+class ExecutorOptions(TypedDict, total=False):
+    """Options that the executor named by ``run=`` takes (the Celery bridge's).
+
+    Declared here so that type checkers know them; at run time the core
+    hands them to the executor, which refuses them when it does not take them.
+    """
+
+    queue: str
+    """The Celery queue the delivery goes to (default: Celery's default)."""
+    atomic: bool
+    """Run the receiver and mark its delivery done in one transaction."""
+    max_attempts: int
+    """Attempts before the delivery is marked dead (default 8)."""
+    lease: float
+    """Seconds a worker holds a delivery before another may take it."""
+
+
+class AllConnectOptions(ConnectOptions, ExecutorOptions, total=False):
+    """Everything ``connect()`` takes by keyword besides ``when=``."""
+
+
+class ReceiverOptions(AllConnectOptions, total=False):
     """``receiver()`` also takes ``connect()``'s positional arguments by name."""
 
     weak: bool
@@ -54,6 +78,12 @@ class ReceiverOptions(ConnectOptions, total=False):
 
 
 CORE_OPTIONS = frozenset(ConnectOptions.__optional_keys__)
+EXECUTOR_OPTIONS = frozenset(ExecutorOptions.__optional_keys__)
+
+
+def _options_of(run: str) -> frozenset[str]:
+    executor = executor_for(run)
+    return executor.options if executor is not None else frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +130,16 @@ def read_options(
         )
     run_options = {k: v for k, v in options.items() if k not in CORE_OPTIONS}
     for key in run_options:
-        if key not in executor.options:
+        if key in executor.options:
+            continue
+        if key not in EXECUTOR_OPTIONS:
             raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
+        takers = [n for n in known_executors() if key in _options_of(n)]
+        raise ValueError(
+            f"{signal.name}: {key}= is an option of "
+            f"{' or '.join(f'run={n!r}' for n in takers) or 'another executor'} "
+            f"receivers; {describe_callable(receiver)[0]} has run={run!r}"
+        )
 
     priority = options.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):

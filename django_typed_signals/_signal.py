@@ -39,7 +39,7 @@ from ._observe import (
     observers,
     unwrapping,
 )
-from ._options import ConnectOptions, read_options
+from ._options import AllConnectOptions, read_options
 from ._receivers import (
     ReceiverInfo,
     check_receiver,
@@ -153,7 +153,7 @@ class Signal(Taps, Sending):
         sender: object | None = None,
         weak: bool = True,
         dispatch_uid: object | None = None,
-        **options: Unpack[ConnectOptions],
+        **options: Unpack[AllConnectOptions],
     ) -> _R:
         """Connect ``receiver``; return it, so this works as a decorator.
 

@@ -21,7 +21,7 @@ from ._signal import ErrorHandler, Responses, Signal
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._options import ConnectOptions
+    from ._options import AllConnectOptions
 
 __all__ = ["TypedSignal"]
 
@@ -90,7 +90,7 @@ class TypedSignal(Signal, Generic[P]):
         dispatch_uid: object | None = None,
         *,
         when: Callable[[P], bool] | None = None,
-        **options: Unpack[ConnectOptions],
+        **options: Unpack[AllConnectOptions],
     ) -> TypedReceiver[P]:
         """Connect a typed receiver; see ``Signal.connect``.
 
