@@ -9,20 +9,53 @@
         "AUTODISCOVER_MODULES": ["signals"],
         # Dotted paths of observers, see ``add_observer()``.
         "OBSERVERS": [],
+        # The bridge: receivers connected with run="celery".
+        "BRIDGE": {
+            # Who runs the delivery rows: "eager" (in the sending process, right
+            # after the commit: no broker, no worker), "local" (the
+            # signal_relay process) or "celery" (a Celery worker).
+            "EXECUTOR": "eager",
+            # Seconds a claimed delivery stays with its worker (lease= per
+            # receiver overrides it).
+            "LEASE_S": 60,
+            # Seconds after which a published, unclaimed delivery is published
+            # again (messages lost inside the broker).
+            "REPUBLISH_AFTER_S": 30,
+            # The bound on the broker call in the request, in seconds.
+            "PUBLISH_TIMEOUT_S": 1,
+            # Seconds between two passes of the relay.
+            "RELAY_INTERVAL_S": 1,
+            # Signal group -> Celery queue, for receivers without queue=.
+            "ROUTES": {},
+        },
     }
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-__all__ = ["TypedSignalsSettings", "get_settings", "import_observers"]
+__all__ = ["BridgeSettings", "TypedSignalsSettings", "get_settings", "import_observers"]
+
+EXECUTORS = ("eager", "local", "celery")
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """The validated ``TYPED_SIGNALS["BRIDGE"]`` setting."""
+
+    executor: str = "eager"
+    lease_s: float = 60.0
+    republish_after_s: float = 30.0
+    publish_timeout_s: float = 1.0
+    relay_interval_s: float = 1.0
+    routes: Mapping[str, str] = field(default_factory=dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -32,6 +65,7 @@ class TypedSignalsSettings:
     autodiscover: bool = True
     autodiscover_modules: tuple[str, ...] = ("signals",)
     observers: tuple[str, ...] = ()
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
 
 
 def _strings(key: str, value: object) -> tuple[str, ...]:
@@ -55,7 +89,7 @@ def get_settings() -> TypedSignalsSettings:
     if not isinstance(value, dict):
         raise ImproperlyConfigured(f"TYPED_SIGNALS must be a dict, got {value!r}")
     raw = cast("dict[str, object]", value)
-    known = {"AUTODISCOVER", "AUTODISCOVER_MODULES", "OBSERVERS"}
+    known = {"AUTODISCOVER", "AUTODISCOVER_MODULES", "BRIDGE", "OBSERVERS"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ImproperlyConfigured(
@@ -74,6 +108,61 @@ def get_settings() -> TypedSignalsSettings:
             raw.get("AUTODISCOVER_MODULES", defaults.autodiscover_modules),
         ),
         observers=_strings("OBSERVERS", raw.get("OBSERVERS", defaults.observers)),
+        bridge=_bridge(raw.get("BRIDGE", {})),
+    )
+
+
+def _bridge(value: object) -> BridgeSettings:
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            f"TYPED_SIGNALS['BRIDGE'] must be a dict, got {value!r}"
+        )
+    raw = cast("dict[str, object]", value)
+    numbers = {
+        "LEASE_S": "lease_s",
+        "REPUBLISH_AFTER_S": "republish_after_s",
+        "PUBLISH_TIMEOUT_S": "publish_timeout_s",
+        "RELAY_INTERVAL_S": "relay_interval_s",
+    }
+    known = {"EXECUTOR", "ROUTES", *numbers}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"TYPED_SIGNALS['BRIDGE'] has unknown keys {unknown}; valid keys: "
+            f"{sorted(known)}"
+        )
+    executor = raw.get("EXECUTOR", BridgeSettings.executor)
+    if executor not in EXECUTORS:
+        raise ImproperlyConfigured(
+            f"TYPED_SIGNALS['BRIDGE']['EXECUTOR'] must be one of "
+            f"{', '.join(map(repr, EXECUTORS))}, got {executor!r}"
+        )
+    values: dict[str, float] = {}
+    for key, attribute in numbers.items():
+        number = raw.get(key, getattr(BridgeSettings, attribute))
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ImproperlyConfigured(
+                f"TYPED_SIGNALS['BRIDGE'][{key!r}] must be a number of seconds, "
+                f"got {number!r}"
+            )
+        if not number > 0:
+            raise ImproperlyConfigured(
+                f"TYPED_SIGNALS['BRIDGE'][{key!r}] must be > 0, got {number!r}"
+            )
+        values[attribute] = float(number)
+    routes = raw.get("ROUTES", {})
+    if not isinstance(routes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v
+        for k, v in cast("dict[object, object]", routes).items()
+    ):
+        raise ImproperlyConfigured(
+            "TYPED_SIGNALS['BRIDGE']['ROUTES'] must map signal group names to "
+            f"queue names (strings), got {routes!r}"
+        )
+    return BridgeSettings(
+        executor=str(executor),
+        routes=dict(cast("dict[str, str]", routes)),
+        **values,
     )
 
 

@@ -78,3 +78,55 @@ def test_observer_paths_are_imported_in_order() -> None:
     from django_typed_signals.conf import import_observers
 
     assert import_observers(("os.path.join", "os.getcwd")) == [os.path.join, os.getcwd]
+
+
+def test_bridge_settings_have_documented_defaults() -> None:
+    from django_typed_signals.conf import BridgeSettings
+
+    bridge = get_settings().bridge
+    assert bridge == BridgeSettings()
+    assert (bridge.executor, bridge.lease_s, bridge.republish_after_s) == (
+        "eager",
+        60,
+        30,
+    )
+    assert (bridge.publish_timeout_s, bridge.relay_interval_s) == (1, 1)
+
+
+@override_settings(
+    TYPED_SIGNALS={
+        "BRIDGE": {"EXECUTOR": "local", "LEASE_S": 5, "ROUTES": {"mail": "email"}}
+    }
+)
+def test_bridge_settings_are_read() -> None:
+    bridge = get_settings().bridge
+    assert (bridge.executor, bridge.lease_s, dict(bridge.routes)) == (
+        "local",
+        5.0,
+        {"mail": "email"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("bridge", "message"),
+    [
+        ("eager", r"TYPED_SIGNALS\['BRIDGE'\] must be a dict"),
+        ({"EXECUTER": "eager"}, r"unknown keys \['EXECUTER'\]"),
+        (
+            {"EXECUTOR": "rq"},
+            r"'EXECUTOR'\] must be one of 'eager', 'local', 'celery', got 'rq'",
+        ),
+        ({"LEASE_S": "60"}, r"'LEASE_S'\] must be a number of seconds, got '60'"),
+        ({"PUBLISH_TIMEOUT_S": 0}, r"'PUBLISH_TIMEOUT_S'\] must be > 0, got 0"),
+        (
+            {"ROUTES": {"mail": 1}},
+            r"'ROUTES'\] must map signal group names to queue names",
+        ),
+    ],
+)
+def test_bad_bridge_settings_are_named(bridge: object, message: str) -> None:
+    with (
+        override_settings(TYPED_SIGNALS={"BRIDGE": bridge}),
+        pytest.raises(ImproperlyConfigured, match=message),
+    ):
+        get_settings()
