@@ -264,6 +264,7 @@ class _Inline:
     """``run="inline"``, the default: the receiver is called during the send."""
 
     options: frozenset[str] = frozenset()
+    passes: frozenset[str] = frozenset()
 
     def check(
         self,
@@ -287,6 +288,7 @@ class _OnCommit:
     """
 
     options: frozenset[str] = frozenset()
+    passes: frozenset[str] = frozenset()
 
     def check(
         self,

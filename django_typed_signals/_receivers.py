@@ -134,13 +134,19 @@ _TYPED_PASSES = _DISPATCH_KWARGS | {"payload"}
 _NO_NAMES: frozenset[str] = frozenset()
 
 
-def check_typed_receiver(signal: Named, receiver: object) -> None:
-    """Reject receivers that require arguments a typed signal never passes."""
+def check_typed_receiver(
+    signal: Named, receiver: object, also_passed: frozenset[str] = frozenset()
+) -> None:
+    """Reject receivers that require arguments a typed signal never passes.
+
+    ``also_passed``: what the receiver's executor adds (the bridge's
+    ``delivery=``).
+    """
     signature = _signature(receiver)
     if signature is None:
         return
     for name in signature.required_by_name:
-        if name not in _TYPED_PASSES:
+        if name not in _TYPED_PASSES and name not in also_passed:
             path = describe_callable(receiver)[0]
             raise ValueError(
                 f"{signal.name}: receiver {path} requires argument "

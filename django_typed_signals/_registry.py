@@ -92,6 +92,12 @@ class Executor(Protocol):
         """Connect options it takes besides the core's (``queue``...)."""
         ...
 
+    @property
+    def passes(self) -> frozenset[str]:
+        """Keyword arguments it passes to receivers besides the send's
+        (``delivery``), which typed receivers may therefore require."""
+        ...
+
     def check(
         self,
         signal: Signal,

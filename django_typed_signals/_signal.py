@@ -48,6 +48,7 @@ from ._receivers import (
 from ._registry import (
     ConnectHook,
     ConnectRequest,
+    Executor,
     all_signals,
     connect_hooks,
     register_signal,
@@ -203,6 +204,7 @@ class Signal(Taps, Sending):
             options, guards = request.options, tuple(request.guards)
         is_async = iscoroutinefunction(receiver)
         read = read_options(self, receiver, sender, is_async, options, method=method)
+        self._check_arguments(receiver, read.executor)
         if when is not None and not callable(when):
             raise TypeError(f"{self.name}: when= must be callable, got {when!r}")
         self._connect(
@@ -314,6 +316,9 @@ class Signal(Taps, Sending):
 
     def _check_receiver(self, receiver: object) -> None:
         check_receiver(self, receiver)
+
+    def _check_arguments(self, receiver: object, executor: Executor | None) -> None:
+        """Refuse receivers that require arguments no one passes (typed signals)."""
 
     def _priority_of(self, entry: tuple[Any, ...]) -> int:
         connection = self._connections.get(entry[0])

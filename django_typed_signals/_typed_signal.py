@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._options import AllConnectOptions
+    from ._registry import Executor
 
 __all__ = ["TypedSignal"]
 
@@ -59,9 +60,9 @@ class TypedSignal(Signal, Generic[P]):
         self.payload_type: type[P] = payload_type
         super().__init__(use_caching, name=name, groups=groups, on_error=on_error)
 
-    def _check_receiver(self, receiver: object) -> None:
-        super()._check_receiver(receiver)
-        check_typed_receiver(self, receiver)
+    def _check_arguments(self, receiver: object, executor: Executor | None) -> None:
+        passes: frozenset[str] = getattr(executor, "passes", frozenset())
+        check_typed_receiver(self, receiver, passes)
 
     def _wrong_payload(self, payload: object) -> TypeError:
         expected = self.payload_type

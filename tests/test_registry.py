@@ -37,6 +37,7 @@ class Deferred:
     """An executor that keeps calls until told to run them, as a queue would."""
 
     options = frozenset({"queue"})
+    passes = frozenset({"ticket"})
 
     def __init__(self) -> None:
         self.calls: list[PendingCall] = []
@@ -199,3 +200,18 @@ def test_a_connect_hook_takes_its_own_options_and_guards_each_call() -> None:
     assert events == ["connected", "enter", "call", "exit"]
     with pytest.raises(TypeError, match="unexpected keyword argument 'audited'"):
         signal.connect(on_it, audited=True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+def test_a_typed_receiver_may_require_what_its_executor_passes() -> None:
+    signal = TypedSignal(Paid, name="shop.ticketed")
+
+    def on_paid(
+        sender: object, *, payload: Paid, ticket: str, **kwargs: object
+    ) -> None: ...
+
+    with pytest.raises(
+        ValueError, match=r"requires argument 'ticket', which the signal"
+    ):
+        signal.connect(on_paid)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    signal.connect(on_paid, run="test-deferred")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    assert [info.run for info in signal.receivers_info()] == ["test-deferred"]
