@@ -9,12 +9,12 @@ dispatcher at run time. The options are declared once, in ``_options``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from django.dispatch import Signal as DjangoSignal
 
-from ._options import AllConnectOptions, ReceiverOptions
-from ._receivers import TypedReceiver
+from ._options import AllConnectOptions, BridgedReceiverOptions, ReceiverOptions
+from ._receivers import BridgedReceiver, TypedReceiver
 from ._registry import EventFamily, event_family
 from ._signal import Signal
 from ._typed_signal import TypedSignal
@@ -124,6 +124,16 @@ def receiver(
     when: Callable[[PreDelete[Model] | PostDelete[Model]], bool] | None = None,
     **options: Unpack[ReceiverOptions],
 ) -> Callable[[_F], _F]: ...
+# run="celery": the receiver may require the worker's ``delivery``.
+@overload
+def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlappingOverload]  # before the other typed signals
+    signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],
+    *,
+    run: Literal["celery"],
+    sender: object | None = None,
+    when: Callable[[_P], bool] | None = None,
+    **options: Unpack[BridgedReceiverOptions],
+) -> Callable[[BridgedReceiver[_P]], BridgedReceiver[_P]]: ...
 @overload
 def receiver(  # type: ignore[overload-overlap]  # typed signals first
     signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],

@@ -25,6 +25,7 @@ __all__ = [
     "CORE_OPTIONS",
     "EXECUTOR_OPTIONS",
     "AllConnectOptions",
+    "BridgedReceiverOptions",
     "ConnectOptions",
     "ExecutorOptions",
     "ReadOptions",
@@ -33,9 +34,7 @@ __all__ = [
 ]
 
 
-class ConnectOptions(TypedDict, total=False):
-    """Keyword options of ``connect()`` and ``receiver()``."""
-
+class _CallOptions(TypedDict, total=False):
     priority: int
     """Lower runs first; equal priorities keep the order of connection."""
     match_subclasses: bool
@@ -44,6 +43,11 @@ class ConnectOptions(TypedDict, total=False):
     """Seconds an async receiver may take before it fails with ``TimeoutError``."""
     on_commit: bool
     """Call after the current transaction commits: ``run="on_commit"``."""
+
+
+class ConnectOptions(_CallOptions, total=False):
+    """Keyword options of ``connect()`` and ``receiver()``."""
+
     run: str
     """Who calls the receiver: ``"inline"`` (the default), ``"on_commit"``,
     or an executor another layer registered (``"celery"``)."""
@@ -72,6 +76,13 @@ class AllConnectOptions(ConnectOptions, ExecutorOptions, total=False):
 
 class ReceiverOptions(AllConnectOptions, total=False):
     """``receiver()`` also takes ``connect()``'s positional arguments by name."""
+
+    weak: bool
+    dispatch_uid: object
+
+
+class BridgedReceiverOptions(_CallOptions, ExecutorOptions, total=False):
+    """``receiver(..., run="celery", ...)``: the others, ``run`` given apart."""
 
     weak: bool
     dispatch_uid: object

@@ -6,9 +6,13 @@ import functools
 import inspect
 from dataclasses import dataclass
 from types import CodeType, FunctionType, MethodType
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .bridge._info import DeliveryInfo
 
 __all__ = [
+    "BridgedReceiver",
     "ReceiverInfo",
     "TypedReceiver",
     "check_receiver",
@@ -35,6 +39,20 @@ class TypedReceiver(Protocol[_P_contra]):
     # keyword arguments fill a misnamed required parameter such as ``data``.
     def __call__(
         self, sender: Any, *, payload: _P_contra, **kwargs: object
+    ) -> object: ...  # pragma: no cover
+
+
+class BridgedReceiver(Protocol[_P_contra]):
+    """A receiver of ``TypedSignal[P]`` connected with ``run="celery"``: it may
+    also take the ``delivery`` the worker passes (or leave it to ``**kwargs``)."""
+
+    def __call__(
+        self,
+        sender: Any,
+        *,
+        payload: _P_contra,
+        delivery: DeliveryInfo,
+        **kwargs: object,
     ) -> object: ...  # pragma: no cover
 
 

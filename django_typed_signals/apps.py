@@ -16,7 +16,7 @@ class TypedSignalsConfig(AppConfig):
     def ready(self) -> None:
         """Adopt Django's signals, bridge the built-in twins, add observers,
         import ``signals`` modules."""
-        from . import checks  # noqa: F401  # pyright: ignore[reportUnusedImport]  # registers the system checks
+        from . import bridge, checks  # noqa: F401  # pyright: ignore[reportUnusedImport]  # run="celery", system checks
         from ._adoption import adopt_django_signals
         from ._observe import add_observer
         from .builtin import connect_builtin_bridges

@@ -73,10 +73,10 @@ def test_unknown_run_value_names_the_receiver_and_lists_the_known_values() -> No
     def on_paid(sender: object, *, payload: Paid, **kwargs: object) -> None: ...
 
     with pytest.raises(ValueError) as error:
-        signal.connect(on_paid, run="celery")
+        signal.connect(on_paid, run="rq")
     message = str(error.value)
     assert message.startswith("shop.paid: receiver ")
-    assert "on_paid has run='celery', which no executor handles" in message
+    assert "on_paid has run='rq', which no executor handles" in message
     assert "'inline', 'on_commit'" in message
     assert signal.receivers == []
 
@@ -115,8 +115,8 @@ def test_executor_options_are_refused_elsewhere_and_checked_by_their_executor() 
 
     with pytest.raises(
         ValueError,
-        match=r"queue= is an option of run='test-deferred' receivers; .*on_paid "
-        r"has run='inline'",
+        match=r"queue= is an option of (run='celery' or )?run='test-deferred' "
+        r"receivers; .*on_paid has run='inline'",
     ):
         signal.connect(on_paid, queue="email")
     with pytest.raises(ValueError, match="no such queue"):

@@ -8,16 +8,19 @@ from contextlib import suppress
 
 from .._exports import show_public_module
 from ._capture import Captured, CaptureSignal, assert_not_sent, assert_sent, capture
+from ._drain import Drained, drain
 from ._mixins import MuteSignals, MuteSignalsMixin
 
 __all__ = [
     "CaptureSignal",
     "Captured",
+    "Drained",
     "MuteSignals",
     "MuteSignalsMixin",
     "assert_not_sent",
     "assert_sent",
     "capture",
+    "drain",
 ]
 
 

@@ -1,0 +1,136 @@
+"""Admin pages for the bridge's delivery rows: read-only, plus a requeue action.
+
+Rows change only through the delivery state machine, so the admin grants no
+add, change or delete; requeueing (dead or stuck rows run again from attempt
+1) needs the ``requeue_delivery`` permission.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Protocol, cast
+
+from django.apps import apps
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from .bridge import _outbox
+from .models import Delivery
+
+__all__ = ["DeliveryAdmin"]
+
+
+class _Permissions(Protocol):
+    """What the admin needs of ``request.user`` (any user model has it)."""
+
+    def has_perm(self, perm: str, obj: object = None) -> bool: ...
+
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Delivery]
+else:  # generic only in the stubs
+    _ModelAdmin = admin.ModelAdmin
+
+
+class DeliveryAdmin(_ModelAdmin):
+    """Deliveries by status, signal and receiver, with the last error."""
+
+    list_display = (
+        "id",
+        "signal",
+        "receiver",
+        "status",
+        "attempts",
+        "available_at",
+        "created_at",
+    )
+    list_filter = ("status", "signal", "receiver")
+    search_fields = ("=id", "=key", "signal", "receiver")
+    actions = ("requeue",)
+    fieldsets = (
+        (None, {"fields": ("signal", "receiver", "queue", "key")}),
+        ("State", {"fields": ("status", "attempts", "max_attempts", "error")}),
+        (
+            "Times",
+            {
+                "fields": (
+                    "created_at",
+                    "available_at",
+                    "published_at",
+                    "lease_until",
+                    "finished_at",
+                )
+            },
+        ),
+        ("Payload", {"fields": ("encoded_payload",)}),
+    )
+    readonly_fields = (
+        "signal",
+        "receiver",
+        "queue",
+        "key",
+        "status",
+        "attempts",
+        "max_attempts",
+        "error",
+        "created_at",
+        "available_at",
+        "published_at",
+        "lease_until",
+        "finished_at",
+        "encoded_payload",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Delivery | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Delivery | None = None
+    ) -> bool:
+        return False
+
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
+        """The ``requeue`` action's permission (``allowed_permissions``)."""
+        user = cast("_Permissions", request.user)
+        return user.has_perm("django_typed_signals.requeue_delivery")
+
+    @admin.display(description="last error")
+    def error(self, obj: Delivery) -> SafeString | str:
+        """The traceback as written, indentation kept."""
+        if not obj.last_error:
+            return "-"
+        return format_html("<pre>{}</pre>", obj.last_error)
+
+    @admin.display(description="payload")
+    def encoded_payload(self, obj: Delivery) -> SafeString:
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True)
+        )
+
+    @admin.action(description="Requeue selected deliveries", permissions=["requeue"])
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        """Run the selected rows again from attempt 1; done and running stay."""
+        ids = list(queryset.values_list("pk", flat=True))
+        count = _outbox.requeue(ids=ids, using=queryset.db)
+        self.message_user(request, f"{count} of {len(ids)} deliveries requeued.")
+        if count < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - count} left as they were: done deliveries and live "
+                "claims are not requeued.",
+                messages.WARNING,
+            )
+
+
+# Autodiscovery imports this module only when the admin is installed; the
+# check keeps a direct import harmless in projects without it.
+if apps.is_installed("django.contrib.admin"):
+    admin.site.register(Delivery, DeliveryAdmin)

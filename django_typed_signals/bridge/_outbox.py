@@ -1,0 +1,535 @@
+"""The delivery rows' state machine: the only code that reads and writes them.
+
+A row is written ``pending`` in the sender's transaction. ``claim()`` takes
+it with one compare-and-set UPDATE that hands out a lease and a fresh token;
+``complete()`` and ``fail()`` only change the row under that token, so a worker
+whose lease expired and was re-claimed can no longer change the row. Failures wait
+out an exponential backoff in the row (``retrying``) and end ``dead`` after
+``max_attempts``; an expired lease counts as an attempt, so a payload that
+kills its worker every time ends dead too. The relay (re)publishes what
+``due_for_publish()`` returns. Every function takes ``using=`` (the database
+alias; the router's write database for ``Delivery`` when omitted) and ``now=``
+(``timezone.now()`` when omitted).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypedDict
+
+from django.db import router, transaction
+from django.db.models import Case, Count, F, Min, Q, QuerySet, When
+from django.utils import timezone
+
+from ..models import Delivery
+
+__all__ = [
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "MAX_ERROR_CHARS",
+    "Claim",
+    "NewDelivery",
+    "StatusCounts",
+    "backoff",
+    "bury",
+    "claim",
+    "complete",
+    "due_for_publish",
+    "fail",
+    "mark_published",
+    "prune",
+    "requeue",
+    "status_counts",
+    "write_deliveries",
+]
+
+BACKOFF_BASE_S = 1.0
+"""The first retry waits up to this long; each further one up to twice as long."""
+BACKOFF_CAP_S = 3600.0
+"""No retry waits longer than this."""
+MAX_ERROR_CHARS = 4096
+"""``last_error`` keeps this many characters: the head and the tail."""
+
+_PRUNE_BATCH = 1000
+_Status = Delivery.Status
+_WAITING = (_Status.PENDING, _Status.RETRYING)
+
+
+def _rows(alias: str, *conditions: Q, **lookups: object) -> QuerySet[Delivery]:
+    """The rows on ``alias`` matching the conditions, as one filter call.
+
+    The stubs type QuerySet's chained methods with ``typing.Self``, which
+    pyright does not know when it checks for Python 3.10: the few chained
+    calls go through here and ``_head()`` instead.
+    """
+    return Delivery.objects.using(alias).filter(*conditions, **lookups)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+
+
+def _head(
+    rows: QuerySet[Delivery], limit: int, *, skip_locked: bool = False
+) -> list[Delivery]:
+    """The first ``limit`` rows (by id, the model's ordering), locked if asked,
+    skipping rows another transaction has locked."""
+    if skip_locked:
+        return list(rows.select_for_update(skip_locked=True)[:limit])  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return list(rows[:limit])  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _alias(using: str | None) -> str:
+    return using if using is not None else router.db_for_write(Delivery)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else timezone.now()
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A row to write: one async receiver of one send.
+
+    ``payload`` is already encoded (JSON-ready); ``key`` is the stable
+    idempotency key the receiver sees as ``delivery.key``.
+    """
+
+    signal: str
+    receiver: str
+    payload: dict[str, Any]
+    queue: str = ""
+    max_attempts: int = 8
+    key: str = field(default_factory=_new_key)
+
+    def __post_init__(self) -> None:
+        # PostgreSQL would refuse an overlong value at INSERT time and SQLite
+        # would store it: both are better caught here, naming the receiver.
+        where = f"delivery of signal {self.signal!r} to {self.receiver!r}"
+        for name, limit in (("signal", 200), ("receiver", 300), ("queue", 200)):
+            value: object = getattr(self, name)
+            if not isinstance(value, str) or len(value) > limit:
+                raise ValueError(
+                    f"{where}: {name} must be a string of at most {limit} "
+                    f"characters, got {value!r:.400}"
+                )
+        if not self.signal or not self.receiver:
+            raise ValueError(f"{where}: signal and receiver must not be empty")
+        if not isinstance(self.key, str) or not 1 <= len(self.key) <= 64:
+            raise ValueError(
+                f"{where}: key must be a string of 1 to 64 characters, "
+                f"got {self.key!r:.100}"
+            )
+        if (
+            not isinstance(self.max_attempts, int)
+            or isinstance(self.max_attempts, bool)
+            or self.max_attempts < 1
+        ):
+            raise ValueError(
+                f"{where}: max_attempts must be an integer >= 1, "
+                f"got {self.max_attempts!r}"
+            )
+        if not isinstance(self.payload, dict):
+            raise TypeError(
+                f"{where}: payload must be an encoded dict, "
+                f"got {type(self.payload).__name__}"
+            )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a row: the row as claimed and the lease's token."""
+
+    delivery: Delivery
+    token: uuid.UUID
+
+    @property
+    def attempt(self) -> int:
+        """This run's attempt number, from 1."""
+        return self.delivery.attempts
+
+
+class StatusCounts(TypedDict):
+    """``signal_deliveries status --json`` without ``paused_receivers``."""
+
+    pending: int
+    running: int
+    retrying: int
+    done: int
+    dead: int
+    oldest_pending_age_s: float | None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (from 1).
+
+    Exponential with full jitter: uniform in ``[0, min(cap, base * 2**(n-1))]``,
+    so workers that failed together do not retry together.
+    """
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise ValueError(f"backoff() attempt must be an integer >= 1, got {attempt!r}")
+    # 2**12 s already exceeds the cap; a bounded exponent keeps floats finite.
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** min(attempt - 1, 32))
+    return random.uniform(0.0, ceiling)
+
+
+def _truncate(error: str) -> str:
+    if len(error) <= MAX_ERROR_CHARS:
+        return error
+    head = MAX_ERROR_CHARS // 4
+    cut = len(error) - MAX_ERROR_CHARS
+    marker = f"\n[... {cut} characters cut ...]\n"
+    # The tail keeps the exception line, the head where the traceback began.
+    return error[:head] + marker + error[-(MAX_ERROR_CHARS - head) :]
+
+
+def write_deliveries(
+    rows: Sequence[NewDelivery],
+    *,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> list[Delivery]:
+    """Insert ``rows`` in one ``bulk_create``, in the caller's transaction."""
+    if not rows:
+        return []
+    when = _now(now)
+    return Delivery.objects.using(_alias(using)).bulk_create(
+        [
+            Delivery(
+                signal=row.signal,
+                receiver=row.receiver,
+                payload=row.payload,
+                queue=row.queue,
+                max_attempts=row.max_attempts,
+                key=row.key,
+                status=_Status.PENDING,
+                created_at=when,
+                available_at=when,
+            )
+            for row in rows
+        ]
+    )
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status__in=_WAITING, available_at__lte=now) | Q(
+        status=_Status.RUNNING,
+        lease_until__lt=now,
+        attempts__lt=F("max_attempts"),
+    )
+
+
+def claim(
+    delivery_id: int,
+    *,
+    lease_s: float,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> Claim | None:
+    """Take row ``delivery_id`` for ``lease_s`` seconds, or ``None``.
+
+    One compare-and-set UPDATE: only a due pending/retrying row or a running
+    row whose lease expired is taken, so of two workers racing for one id
+    exactly one wins. ``None`` when another worker holds it, it is done or
+    dead, it waits out a backoff, or it does not exist. A row whose lease
+    expired on its last allowed attempt goes dead here instead.
+    """
+    if not lease_s > 0:
+        raise ValueError(f"claim() lease_s must be > 0, got {lease_s!r}")
+    alias = _alias(using)
+    when = _now(now)
+    token = uuid.uuid4()
+    taken = _rows(alias, _claimable(when), pk=delivery_id).update(
+        status=_Status.RUNNING,
+        lease_until=when + timedelta(seconds=lease_s),
+        lease_token=token,
+        attempts=F("attempts") + 1,
+    )
+    if not taken:
+        _bury_expired(alias, delivery_id, when)
+        return None
+    delivery = _rows(alias, pk=delivery_id, lease_token=token).first()
+    return Claim(delivery, token) if delivery is not None else None
+
+
+def _bury_expired(alias: str, delivery_id: int, when: datetime) -> None:
+    """Mark dead a row whose lease expired on its last allowed attempt."""
+    row = _rows(
+        alias,
+        pk=delivery_id,
+        status=_Status.RUNNING,
+        lease_until__lt=when,
+        attempts__gte=F("max_attempts"),
+    ).first()
+    if row is None:
+        return
+    reason = (
+        f"lease expired on attempt {row.attempts} of {row.max_attempts}: the worker "
+        "died or overran its lease each time"
+    )
+    if row.last_error:
+        reason = f"{reason}; the last error before that:\n{row.last_error}"
+    # Token-checked: whatever the lease holder wrote first stands.
+    _rows(
+        alias, pk=delivery_id, status=_Status.RUNNING, lease_token=row.lease_token
+    ).update(
+        status=_Status.DEAD,
+        finished_at=when,
+        lease_until=None,
+        lease_token=None,
+        last_error=_truncate(reason),
+    )
+
+
+def _held(claim: Claim, alias: str) -> QuerySet[Delivery]:
+    """The claimed row, only while it still runs under this claim's token."""
+    return _rows(
+        alias, pk=claim.delivery.pk, status=_Status.RUNNING, lease_token=claim.token
+    )
+
+
+def complete(
+    claim: Claim, *, using: str | None = None, now: datetime | None = None
+) -> bool:
+    """Mark the claimed row done; ``False`` if another claim took it since.
+
+    Call it inside the receiver's transaction for ``atomic=True`` receivers:
+    the effect and the done mark then commit or roll back together.
+    """
+    return bool(
+        _held(claim, _alias(using)).update(
+            status=_Status.DONE,
+            finished_at=_now(now),
+            lease_until=None,
+            lease_token=None,
+        )
+    )
+
+
+def fail(
+    claim: Claim,
+    error: str,
+    *,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> Literal["retrying", "dead"] | None:
+    """Record a failed attempt: ``"retrying"`` after a backoff, or ``"dead"``.
+
+    ``dead`` once the claim's attempt reached ``max_attempts``. ``None`` when
+    another claim took the row since (nothing is written then).
+    """
+    when = _now(now)
+    attempt = claim.delivery.attempts
+    if attempt >= claim.delivery.max_attempts:
+        status = _Status.DEAD
+        changes: dict[str, Any] = {"finished_at": when}
+    else:
+        status = _Status.RETRYING
+        changes = {"available_at": when + timedelta(seconds=backoff(attempt))}
+    written = _held(claim, _alias(using)).update(
+        status=status,
+        last_error=_truncate(str(error)),
+        lease_until=None,
+        lease_token=None,
+        **changes,
+    )
+    if not written:
+        return None
+    return "dead" if status == _Status.DEAD else "retrying"
+
+
+def bury(
+    claim: Claim,
+    reason: str,
+    *,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Mark the claimed row dead at once, keeping ``reason``; no retry.
+
+    For rows that cannot succeed however often they run (the payload no
+    longer decodes). ``False`` if another claim took the row since.
+    """
+    return bool(
+        _held(claim, _alias(using)).update(
+            status=_Status.DEAD,
+            finished_at=_now(now),
+            last_error=_truncate(str(reason)),
+            lease_until=None,
+            lease_token=None,
+        )
+    )
+
+
+def _due(now: datetime, republish_after_s: float) -> Q:
+    unpublished = Q(published_at__isnull=True) | Q(
+        published_at__lt=now - timedelta(seconds=republish_after_s)
+    )
+    runnable = Q(status__in=_WAITING, available_at__lte=now) | Q(
+        status=_Status.RUNNING, lease_until__lt=now
+    )
+    return runnable & unpublished
+
+
+def due_for_publish(
+    *,
+    limit: int,
+    republish_after_s: float,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> list[Delivery]:
+    """Up to ``limit`` rows to (re)publish, oldest first.
+
+    Due pending/retrying rows and running rows whose lease expired, never
+    published or last published more than ``republish_after_s`` ago (the
+    broker may have lost the message). Call it in ``transaction.atomic()``
+    with ``mark_published()``: on PostgreSQL the rows stay locked (``FOR
+    UPDATE SKIP LOCKED``) until the commit, so concurrent relays take
+    disjoint rows.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(
+            f"due_for_publish() limit must be an integer >= 1, got {limit!r}"
+        )
+    if not republish_after_s >= 0:
+        raise ValueError(
+            "due_for_publish() republish_after_s must be >= 0, "
+            f"got {republish_after_s!r}"
+        )
+    alias = _alias(using)
+    connection = transaction.get_connection(alias)
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "due_for_publish() must run inside transaction.atomic(using="
+            f"{alias!r}) together with mark_published(), so that concurrent "
+            "relays do not take the same rows"
+        )
+    return _head(
+        _rows(alias, _due(_now(now), republish_after_s)),
+        limit,
+        skip_locked=connection.features.has_select_for_update_skip_locked,
+    )
+
+
+def mark_published(
+    ids: Sequence[int], *, using: str | None = None, now: datetime | None = None
+) -> int:
+    """Record that rows ``ids`` were handed to the broker; returns the count."""
+    if not ids:
+        return 0
+    return _rows(_alias(using), pk__in=list(ids)).update(published_at=_now(now))
+
+
+def status_counts(
+    *, using: str | None = None, now: datetime | None = None
+) -> StatusCounts:
+    """How many rows wait, run, back off, finished and died; one query.
+
+    ``pending`` is every row waiting to run: never published, published and
+    not claimed, a retry whose backoff is over, or a claim whose lease
+    expired. ``running`` is claims under a live lease; ``retrying`` rows still
+    waiting out a backoff. ``oldest_pending_age_s`` is how long the longest
+    waiting of the pending rows has been runnable.
+    """
+    when = _now(now)
+    pending = (
+        Q(status=_Status.PENDING)
+        | Q(status=_Status.RETRYING, available_at__lte=when)
+        | Q(status=_Status.RUNNING, lease_until__lt=when)
+    )
+    found = Delivery.objects.using(_alias(using)).aggregate(
+        pending=Count("id", filter=pending),
+        running=Count("id", filter=Q(status=_Status.RUNNING, lease_until__gte=when)),
+        retrying=Count("id", filter=Q(status=_Status.RETRYING, available_at__gt=when)),
+        done=Count("id", filter=Q(status=_Status.DONE)),
+        dead=Count("id", filter=Q(status=_Status.DEAD)),
+        # Runnable since: the lease's end for an expired claim, else available_at.
+        oldest=Min(
+            Case(
+                When(status=_Status.RUNNING, then=F("lease_until")),
+                default=F("available_at"),
+            ),
+            filter=pending,
+        ),
+    )
+    oldest: datetime | None = found["oldest"]
+    return StatusCounts(
+        pending=found["pending"],
+        running=found["running"],
+        retrying=found["retrying"],
+        done=found["done"],
+        dead=found["dead"],
+        oldest_pending_age_s=(
+            None if oldest is None else max(0.0, (when - oldest).total_seconds())
+        ),
+    )
+
+
+def requeue(
+    *,
+    ids: Sequence[int] | None = None,
+    dead: bool = False,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Make rows run again from attempt 1, now; returns how many.
+
+    ``dead=True`` takes every dead row; ``ids`` the listed rows that are dead,
+    retrying or pending, or running under an expired lease. Done rows and
+    live claims are left alone: running them again would apply an effect
+    twice (replaying a done delivery is a separate, explicit operation).
+    """
+    if (ids is None) == (not dead):
+        raise ValueError("requeue() takes ids=[...] or dead=True, exactly one of them")
+    when = _now(now)
+    if dead:
+        rows = _rows(_alias(using), status=_Status.DEAD)
+    else:
+        rows = _rows(
+            _alias(using),
+            Q(status__in=(_Status.DEAD, *_WAITING))
+            | Q(status=_Status.RUNNING, lease_until__lt=when),
+            pk__in=list(ids or ()),
+        )
+    return rows.update(
+        status=_Status.PENDING,
+        attempts=0,
+        available_at=when,
+        published_at=None,
+        lease_until=None,
+        lease_token=None,
+        finished_at=None,
+    )
+
+
+def prune(
+    *,
+    older_than_days: float,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Delete done rows finished more than ``older_than_days`` ago; the count.
+
+    Never touches pending, running, retrying or dead rows. Deletes in
+    batches, without per-row ``pre_delete``/``post_delete`` signals (nobody
+    listens for delivery rows, and loading millions of them would not fit).
+    """
+    if not older_than_days >= 0:
+        raise ValueError(
+            f"prune() older_than_days must be >= 0, got {older_than_days!r}"
+        )
+    alias = _alias(using)
+    cutoff = _now(now) - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        old = _head(
+            _rows(alias, status=_Status.DONE, finished_at__lt=cutoff), _PRUNE_BATCH
+        )
+        if not old:
+            return deleted
+        batch = _rows(alias, pk__in=[row.pk for row in old], status=_Status.DONE)
+        deleted += batch._raw_delete(alias)

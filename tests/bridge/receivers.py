@@ -1,0 +1,62 @@
+"""Module-level signals and receivers for the bridge tests: a worker imports
+receivers by their dotted path, so they cannot be local functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django_typed_signals import Signal, TypedSignal, receiver
+from django_typed_signals.bridge import DeliveryInfo
+from django_typed_signals.lifecycle import PostSave, changed
+from tests.testapp.models import Note, Order
+
+
+@dataclass(frozen=True)
+class Paid:
+    order: Order
+    amount: Decimal
+
+
+paid = TypedSignal(Paid, name="tests.bridge.paid")
+shipped = Signal(name="tests.bridge.shipped")
+failing = TypedSignal(Paid, name="tests.bridge.failing")
+effects = TypedSignal(Paid, name="tests.bridge.effects")
+
+calls: list[tuple[str, Any]] = []
+
+
+@receiver(paid, run="celery")
+def on_paid(
+    sender: object, *, payload: Paid, delivery: DeliveryInfo, **kwargs: object
+) -> None:
+    calls.append(("paid", (payload.order.pk, payload.amount, delivery)))
+
+
+@receiver(shipped, run="celery", queue="email")
+def on_shipped(
+    sender: object, *, order_id: int, carrier: str, **kwargs: object
+) -> None:
+    calls.append(("shipped", (sender, order_id, carrier)))
+
+
+@receiver(failing, run="celery", max_attempts=2)
+def on_failing(sender: object, *, payload: Paid, **kwargs: object) -> None:
+    calls.append(("failing", payload.order.pk))
+    raise RuntimeError(f"cannot handle order {payload.order.pk}")
+
+
+@receiver(effects, run="celery", atomic=True, max_attempts=1)
+def on_effects(sender: object, *, payload: Paid, **kwargs: object) -> None:
+    Note.objects.create(text=f"effect of {payload.order.pk}")
+    calls.append(("effects", payload.order.pk))
+    if payload.amount < 0:
+        raise ValueError("negative amount")
+
+
+@receiver(PostSave, sender=Order, when=changed("status", to="paid"), run="celery")
+def on_order_paid(
+    sender: type[Order], *, payload: PostSave[Order], **kwargs: object
+) -> None:
+    calls.append(("order_paid", (payload.instance.pk, payload.changes["status"].old)))
