@@ -222,8 +222,7 @@ def _typed_rows(signal: Signal, name: str, senders: _SenderNames) -> list[Receiv
                 groups=groups,
                 dispatch_uid=_show_uid(info.dispatch_uid),
                 is_async=info.is_async,
-                # "celery" joins here once receivers can run in workers.
-                mode=_mode(is_async=info.is_async, on_commit=info.on_commit),
+                mode=_mode(is_async=info.is_async, run=info.run),
                 weak=info.weak,
                 muted=muted,
             )
@@ -275,7 +274,7 @@ def _plain_rows(
                     else _show_uid(lookup_id)
                 ),
                 is_async=is_async,
-                mode=_mode(is_async=is_async, on_commit=False),
+                mode=_mode(is_async=is_async, run="inline"),
                 weak=weak,
                 muted=muted,
             )
@@ -345,9 +344,11 @@ def _show_uid(uid: object) -> str | None:
     return uid if isinstance(uid, str) else _short_repr(uid)
 
 
-def _mode(*, is_async: bool, on_commit: bool) -> Mode:
-    if on_commit:
+def _mode(*, is_async: bool, run: str) -> Mode:
+    if run == "on_commit":
         return "on_commit"
+    if run == "celery":
+        return "celery"
     return "async" if is_async else "sync"
 
 

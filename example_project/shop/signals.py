@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django_typed_signals import TypedSignal, receiver
+from django_typed_signals.bridge import DeliveryInfo
 from django_typed_signals.lifecycle import PostSave, changed
 
 from .models import Order
@@ -52,4 +53,26 @@ def status_paid(
     journal.append(
         f"status_paid      (PostSave[Order]): order #{payload.instance.pk} "
         f"{change.old} -> {change.new}"
+    )
+
+
+@dataclass(frozen=True)
+class OrderShipped:
+    order: Order
+    carrier: str
+
+
+order_shipped = TypedSignal(OrderShipped, name="shop.order_shipped", groups=["billing"])
+
+
+# run="celery": a delivery row is written in the sender's transaction and the
+# receiver runs after the commit, once. With no broker configured the bridge's
+# default executor ("eager") runs the row in this process, right after commit.
+@receiver(order_shipped, run="celery", max_attempts=3)
+def track_parcel(
+    sender: object, *, payload: OrderShipped, delivery: DeliveryInfo, **kwargs: object
+) -> None:
+    journal.append(
+        f"track_parcel     (run='celery', delivery #{delivery.id}, attempt "
+        f"{delivery.attempt}): order #{payload.order.pk} via {payload.carrier}"
     )

@@ -7,8 +7,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from django_typed_signals import mute
+from django_typed_signals.models import Delivery
 from shop.models import Order
-from shop.signals import OrderPaid, journal, order_paid
+from shop.signals import OrderPaid, OrderShipped, journal, order_paid, order_shipped
 
 
 class Command(BaseCommand):
@@ -69,6 +70,17 @@ class Command(BaseCommand):
                 f"               {where}"
             )
 
+        self.heading(
+            '6. run="celery": a delivery row in the transaction, run after commit'
+        )
+        with transaction.atomic():
+            order_shipped.send(Order, OrderShipped(order=order, carrier="bike"))
+            rows = Delivery.objects.filter(signal="shop.order_shipped")
+            self.stdout.write(f"  delivery rows before commit: {_statuses(rows)}")
+            self.report("before commit")
+        self.report("after commit")
+        self.stdout.write(f"  delivery rows after commit: {_statuses(rows)}")
+
         self.heading("Orders saved by this run")
         for saved in Order.objects.filter(pk__in=created).order_by("pk"):
             self.stdout.write(f"  {saved}")
@@ -83,3 +95,9 @@ class Command(BaseCommand):
         for line in journal or ["(no receiver ran)"]:
             self.stdout.write(f"    {line}")
         journal.clear()
+
+
+def _statuses(rows: Any) -> str:
+    """``#id status`` of each delivery row, newest last."""
+    found = [f"#{row.pk} {row.status}" for row in rows.order_by("pk")]
+    return ", ".join(found) or "(none)"
