@@ -20,7 +20,9 @@ from django.utils.safestring import SafeString
 from .bridge import _outbox
 from .models import Delivery
 
-__all__ = ["DeliveryAdmin"]
+# Nothing here is API (so the class is private): Django's admin autodiscovery
+# imports the module and the class registers itself below.
+__all__: list[str] = []
 
 
 class _Permissions(Protocol):
@@ -35,7 +37,7 @@ else:  # generic only in the stubs
     _ModelAdmin = admin.ModelAdmin
 
 
-class DeliveryAdmin(_ModelAdmin):
+class _DeliveryAdmin(_ModelAdmin):
     """Deliveries by status, signal and receiver, with the last error."""
 
     list_display = (
@@ -133,4 +135,4 @@ class DeliveryAdmin(_ModelAdmin):
 # Autodiscovery imports this module only when the admin is installed; the
 # check keeps a direct import harmless in projects without it.
 if apps.is_installed("django.contrib.admin"):
-    admin.site.register(Delivery, DeliveryAdmin)
+    admin.site.register(Delivery, _DeliveryAdmin)

@@ -97,7 +97,9 @@ class Delivery(models.Model):
                 fields=["status", "finished_at"], name="dts_delivery_finished"
             ),
         ]
-        permissions = (("requeue_delivery", "Can requeue deliveries"),)
+        permissions: ClassVar[tuple[tuple[str, str], ...]] = (
+            ("requeue_delivery", "Can requeue deliveries"),
+        )
 
     def __str__(self) -> str:
         return (

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 
 from django_typed_signals import admin as delivery_admin
-from django_typed_signals.admin import DeliveryAdmin
+from django_typed_signals.admin import _DeliveryAdmin
 from django_typed_signals.bridge._outbox import NewDelivery, write_deliveries
 from django_typed_signals.models import Delivery
 
@@ -26,8 +26,8 @@ Status = Delivery.Status
 
 
 @pytest.fixture
-def model_admin() -> DeliveryAdmin:
-    return DeliveryAdmin(Delivery, AdminSite(name="test_admin"))
+def model_admin() -> _DeliveryAdmin:
+    return _DeliveryAdmin(Delivery, AdminSite(name="test_admin"))
 
 
 def user(name: str, *permissions: str, superuser: bool = False) -> User:
@@ -59,7 +59,7 @@ def rows(*statuses: str) -> list[Delivery]:
     return written
 
 
-def test_model_admin_passes_djangos_checks(model_admin: DeliveryAdmin) -> None:
+def test_model_admin_passes_djangos_checks(model_admin: _DeliveryAdmin) -> None:
     assert model_admin.check() == []
 
 
@@ -67,10 +67,10 @@ def test_module_imports_without_the_admin_app_and_registers_nothing() -> None:
     from django.apps import apps
 
     assert not apps.is_installed("django.contrib.admin")
-    assert delivery_admin.DeliveryAdmin is DeliveryAdmin
+    assert delivery_admin._DeliveryAdmin is _DeliveryAdmin
 
 
-def test_nobody_adds_changes_or_deletes_rows(model_admin: DeliveryAdmin) -> None:
+def test_nobody_adds_changes_or_deletes_rows(model_admin: _DeliveryAdmin) -> None:
     (row,) = rows(Status.DEAD)
     request = request_by(user("root", superuser=True))
 
@@ -88,7 +88,7 @@ def test_nobody_adds_changes_or_deletes_rows(model_admin: DeliveryAdmin) -> None
     }
 
 
-def test_requeue_needs_its_permission(model_admin: DeliveryAdmin) -> None:
+def test_requeue_needs_its_permission(model_admin: _DeliveryAdmin) -> None:
     viewer = request_by(user("viewer", "view_delivery"))
     operator = request_by(user("operator", "view_delivery", "requeue_delivery"))
 
@@ -98,7 +98,7 @@ def test_requeue_needs_its_permission(model_admin: DeliveryAdmin) -> None:
 
 
 def test_changelist_filters_by_status_signal_and_receiver(
-    model_admin: DeliveryAdmin,
+    model_admin: _DeliveryAdmin,
 ) -> None:
     dead, done, _ = rows(Status.DEAD, Status.DONE, Status.PENDING)
     root = user("root", superuser=True)
@@ -115,7 +115,7 @@ def test_changelist_filters_by_status_signal_and_receiver(
 
 
 def test_detail_shows_the_last_error_and_payload_escaped(
-    model_admin: DeliveryAdmin,
+    model_admin: _DeliveryAdmin,
 ) -> None:
     (row,) = rows(Status.DEAD)
     row.last_error = 'Traceback:\n  File "x.py"\nValueError: <b>bad</b>'
@@ -133,7 +133,7 @@ def test_detail_shows_the_last_error_and_payload_escaped(
 
 
 def test_requeue_action_runs_dead_rows_again_and_leaves_done_ones(
-    model_admin: DeliveryAdmin,
+    model_admin: _DeliveryAdmin,
 ) -> None:
     dead, done = rows(Status.DEAD, Status.DONE)
     request = request_by(user("root", superuser=True))
