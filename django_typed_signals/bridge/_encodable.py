@@ -194,6 +194,9 @@ def _check_class(tp: type, path: str, problems: list[str], seen: set[type]) -> N
                 f"the constructor needs {', '.join(sorted(needed))}, "
                 "which are not fields (InitVar)"
             )
+            # Refused already; and Python 3.10's get_type_hints() cannot
+            # resolve a string InitVar annotation at all.
+            return
         try:
             hints = _type_hints(tp)
         except Exception as exc:  # NameError and friends from user annotations
