@@ -33,6 +33,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -83,9 +84,27 @@ def _strings(key: str, value: object) -> tuple[str, ...]:
     return tuple(cast("list[str]", items))
 
 
+_last: tuple[object, TypedSignalsSettings] | None = None
+
+
 def get_settings() -> TypedSignalsSettings:
-    """Read and validate ``settings.TYPED_SIGNALS``."""
+    """Read and validate ``settings.TYPED_SIGNALS``.
+
+    The bridge reads it on every send to a ``run="celery"`` receiver: the last
+    valid result is reused while the setting compares equal to a copy taken
+    then, so ``override_settings`` and in-place edits are both seen.
+    """
+    global _last
     value: object = getattr(django_settings, "TYPED_SIGNALS", {})
+    last = _last
+    if last is not None and last[0] == value:
+        return last[1]
+    found = _validated(value)
+    _last = (copy.deepcopy(value), found)
+    return found
+
+
+def _validated(value: object) -> TypedSignalsSettings:
     if not isinstance(value, dict):
         raise ImproperlyConfigured(f"TYPED_SIGNALS must be a dict, got {value!r}")
     raw = cast("dict[str, object]", value)

@@ -130,3 +130,15 @@ def test_bad_bridge_settings_are_named(bridge: object, message: str) -> None:
         pytest.raises(ImproperlyConfigured, match=message),
     ):
         get_settings()
+
+
+def test_settings_edited_in_place_are_read_again() -> None:
+    value: dict[str, object] = {"BRIDGE": {"EXECUTOR": "eager"}}
+    with override_settings(TYPED_SIGNALS=value):
+        assert get_settings().bridge.executor == "eager"
+        value["BRIDGE"] = {"EXECUTOR": "local"}
+        assert get_settings().bridge.executor == "local"
+        value["BRIDGE"] = {"EXECUTOR": "rq"}
+        with pytest.raises(ImproperlyConfigured, match="'EXECUTOR'"):
+            get_settings()
+    assert get_settings() == TypedSignalsSettings()
