@@ -241,23 +241,36 @@ class mute:
 
             @functools.wraps(func)
             async def async_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-                token = muted_var.set(muted_var.get() | keys)
-                try:
+                with _Muted(keys):
                     return await async_func(*args, **kwargs)
-                finally:
-                    muted_var.reset(token)
 
             return async_wrapper
 
         @functools.wraps(func)
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-            token = muted_var.set(muted_var.get() | keys)
-            try:
+            with _Muted(keys):
                 return func(*args, **kwargs)
-            finally:
-                muted_var.reset(token)
 
         return wrapper
+
+
+class _Muted:
+    """``with _Muted(keys):`` mutes ``keys`` for the block, in this context.
+
+    A fresh object per block (its token is its own): for the decorators,
+    where no ``mute`` object is shared between concurrent calls.
+    """
+
+    __slots__ = ("_keys", "_token")
+
+    def __init__(self, keys: frozenset[object]) -> None:
+        self._keys = keys
+
+    def __enter__(self) -> None:
+        self._token = muted_var.set(muted_var.get() | self._keys)
+
+    def __exit__(self, *exc_info: object) -> None:
+        muted_var.reset(self._token)
 
 
 def _muted_generator(
@@ -267,22 +280,17 @@ def _muted_generator(
     step: Callable[[Any], Any] = generator.send
     argument: Any = None
     while True:
-        token = muted_var.set(muted_var.get() | keys)
         try:
-            value = step(argument)
+            with _Muted(keys):
+                value = step(argument)
         except StopIteration as stop:
             return stop.value
-        finally:
-            muted_var.reset(token)
         try:
             argument = yield value
             step = generator.send
         except GeneratorExit:
-            token = muted_var.set(muted_var.get() | keys)
-            try:
+            with _Muted(keys):
                 generator.close()
-            finally:
-                muted_var.reset(token)
             raise
         except BaseException as exc:  # thrown in: let the generator handle it
             step, argument = generator.throw, exc
@@ -295,22 +303,17 @@ async def _muted_async_generator(
     step: Callable[[Any], Awaitable[Any]] = generator.asend
     argument: Any = None
     while True:
-        token = muted_var.set(muted_var.get() | keys)
         try:
-            value = await step(argument)
+            with _Muted(keys):
+                value = await step(argument)
         except StopAsyncIteration:
             return
-        finally:
-            muted_var.reset(token)
         try:
             argument = yield value
             step = generator.asend
         except GeneratorExit:
-            token = muted_var.set(muted_var.get() | keys)
-            try:
+            with _Muted(keys):
                 await generator.aclose()
-            finally:
-                muted_var.reset(token)
             raise
         except BaseException as exc:
             step, argument = generator.athrow, exc
