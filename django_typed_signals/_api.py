@@ -189,12 +189,13 @@ def receiver(
         items = list(cast("Sequence[object]", signal))
     else:
         raise TypeError(_not_a_signal(signal))
-    events: list[tuple[type[Any], EventFamily]] = []
+    families: list[EventFamily | None] = []  # one per item, None for a signal
     for each in items:
         family = event_family(each)
+        families.append(family)
         if family is not None:
-            events.append((cast("type[Any]", each), family))
-        elif not isinstance(each, DjangoSignal):
+            continue
+        if not isinstance(each, DjangoSignal):
             raise TypeError(_not_a_signal(each))
         elif not isinstance(each, Signal) and (connect_options or when is not None):
             raise TypeError(
@@ -206,11 +207,11 @@ def receiver(
             raise TypeError(f"receiver(): when= needs a TypedSignal, got {each!r}")
 
     def decorator(func: _F) -> _F:
-        for event, family in events:  # all refused before any is connected
-            family.check(event, func, sender=sender, when=when)
-        for each in items:
-            found = event_family(each)
-            target = found.signal_for(cast("type[Any]", each)) if found else each
+        for each, family in zip(items, families, strict=True):
+            if family is not None:  # all refused before any is connected
+                family.check(cast("type[Any]", each), func, sender=sender, when=when)
+        for each, family in zip(items, families, strict=True):
+            target = family.signal_for(cast("type[Any]", each)) if family else each
             if isinstance(target, TypedSignal):
                 typed = cast("TypedSignal[Any]", target)  # type: ignore[redundant-cast]
                 typed.connect(
