@@ -13,6 +13,13 @@ id                      problem
 ``typed_signals.E002``  a receiver of any signal does not take ``**kwargs``
 ``typed_signals.E003``  a group name is referenced but never declared
 ``typed_signals.E004``  a receiver was ignored: its ``dispatch_uid`` was taken
+``typed_signals.E301``  a ``run="celery"`` receiver's payload type cannot be
+                        encoded (``bridge._checks``)
+``typed_signals.E302``  ``TYPED_SIGNALS["BRIDGE"]["ROUTES"]`` routes a group
+                        that no signal declares (``bridge._checks``)
+``typed_signals.E303``  a ``queue=`` or routed queue that the Celery app does
+                        not declare, while it declares its queues and does not
+                        create missing ones (``bridge._checks``)
 ======================  =====================================================
 
 Each layer of the package owns a range of ids, in the order of its layers:

@@ -27,6 +27,13 @@
             "RELAY_INTERVAL_S": 1,
             # Signal group -> Celery queue, for receivers without queue=.
             "ROUTES": {},
+            # The circuit breaker: after FAILURES failed deliveries in a row,
+            # a receiver's deliveries wait PAUSE_S seconds (nothing is
+            # dropped), then one trial delivery closes or re-opens it.
+            "BREAKER": {"FAILURES": 5, "PAUSE_S": 60},
+            # Dotted path of the project's Celery app ("proj.celery.app").
+            # None: the app the process created (Celery's current app).
+            "CELERY_APP": None,
         },
     }
 """
@@ -57,6 +64,12 @@ class BridgeSettings:
     publish_timeout_s: float = 1.0
     relay_interval_s: float = 1.0
     routes: Mapping[str, str] = field(default_factory=dict[str, str])
+    breaker_failures: int = 5
+    """``BREAKER["FAILURES"]``: failed deliveries in a row that pause a receiver."""
+    breaker_pause_s: float = 60.0
+    """``BREAKER["PAUSE_S"]``: seconds a paused receiver's deliveries wait."""
+    celery_app: str | None = None
+    """``CELERY_APP``: dotted path of the Celery app that publishes."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,7 @@ def _bridge(value: object) -> BridgeSettings:
         "PUBLISH_TIMEOUT_S": "publish_timeout_s",
         "RELAY_INTERVAL_S": "relay_interval_s",
     }
-    known = {"EXECUTOR", "ROUTES", *numbers}
+    known = {"BREAKER", "CELERY_APP", "EXECUTOR", "ROUTES", *numbers}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ImproperlyConfigured(
@@ -178,11 +191,53 @@ def _bridge(value: object) -> BridgeSettings:
             "TYPED_SIGNALS['BRIDGE']['ROUTES'] must map signal group names to "
             f"queue names (strings), got {routes!r}"
         )
+    failures, pause_s = _breaker(raw.get("BREAKER", {}))
+    celery_app = raw.get("CELERY_APP")
+    if celery_app is not None and (
+        not isinstance(celery_app, str) or "." not in celery_app
+    ):
+        raise ImproperlyConfigured(
+            "TYPED_SIGNALS['BRIDGE']['CELERY_APP'] must be the dotted path of a "
+            f"Celery app, such as 'proj.celery.app', or None; got {celery_app!r}"
+        )
     return BridgeSettings(
+        celery_app=celery_app,
         executor=str(executor),
         routes=dict(cast("dict[str, str]", routes)),
+        breaker_failures=failures,
+        breaker_pause_s=pause_s,
         **values,
     )
+
+
+def _breaker(value: object) -> tuple[int, float]:
+    """``BRIDGE["BREAKER"]`` as ``(failures, pause_s)``."""
+    where = "TYPED_SIGNALS['BRIDGE']['BREAKER']"
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{where} must be a dict, got {value!r}")
+    raw = cast("dict[str, object]", value)
+    known = {"FAILURES", "PAUSE_S"}
+    unknown = sorted(set(raw) - known, key=repr)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{where} has unknown keys {unknown}; valid keys: {sorted(known)}"
+        )
+    failures = raw.get("FAILURES", BridgeSettings.breaker_failures)
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
+        raise ImproperlyConfigured(
+            f"{where}['FAILURES'] must be an integer >= 1 (failed deliveries in a "
+            f"row), got {failures!r}"
+        )
+    pause_s = raw.get("PAUSE_S", BridgeSettings.breaker_pause_s)
+    if isinstance(pause_s, bool) or not isinstance(pause_s, (int, float)):
+        raise ImproperlyConfigured(
+            f"{where}['PAUSE_S'] must be a number of seconds, got {pause_s!r}"
+        )
+    if not 0 < pause_s < float("inf"):
+        raise ImproperlyConfigured(
+            f"{where}['PAUSE_S'] must be > 0 and finite, got {pause_s!r}"
+        )
+    return failures, float(pause_s)
 
 
 def import_observers(paths: tuple[str, ...]) -> list[Callable[..., Any]]:

@@ -4,6 +4,9 @@ Rows are written in the sender's transaction, so they exist exactly when the
 data does; a worker claims a row before running its receiver, and retries,
 backoff and the dead letter live in the row rather than in the broker.
 ``django_typed_signals.bridge._outbox`` is the only code that writes them.
+The circuit breaker keeps one ``BreakerState`` row per failing receiver, in
+the database so that every worker sees the same pause
+(``django_typed_signals.bridge._breaker`` writes them).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, ClassVar
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["Delivery"]
+__all__ = ["BreakerState", "Delivery"]
 
 
 class Delivery(models.Model):
@@ -105,4 +108,48 @@ class Delivery(models.Model):
         return (
             f"delivery {self.pk} {self.signal} -> {self.receiver} "
             f"({self.status}, attempt {self.attempts}/{self.max_attempts})"
+        )
+
+
+class BreakerState(models.Model):
+    """The circuit breaker of one receiver that failed lately.
+
+    A row exists only while its receiver has failures in a row: a success
+    deletes it, so a healthy receiver costs no write. While ``paused_until``
+    is in the future the receiver's deliveries wait; once it passes, one trial
+    delivery runs, and its success closes the breaker, its failure re-opens it.
+    """
+
+    id: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    receiver: models.CharField[str, str] = models.CharField(
+        max_length=300, unique=True, help_text="The receiver's dotted path."
+    )
+    consecutive_failures: models.PositiveIntegerField[int, int] = (
+        models.PositiveIntegerField(default=0)
+    )
+    paused_until: models.DateTimeField[datetime | None, datetime | None] = (
+        models.DateTimeField(
+            null=True,
+            blank=True,
+            help_text="Set once the breaker opened; deliveries wait until then.",
+        )
+    )
+    updated_at: models.DateTimeField[datetime, datetime] = models.DateTimeField(
+        default=timezone.now
+    )
+
+    class Meta:
+        app_label = "django_typed_signals"
+        ordering: ClassVar[list[str]] = ["receiver"]
+        verbose_name = "receiver breaker"
+        verbose_name_plural = "receiver breakers"
+
+    def __str__(self) -> str:
+        pause = (
+            f", paused until {self.paused_until.isoformat()}"
+            if self.paused_until is not None
+            else ""
+        )
+        return (
+            f"breaker of {self.receiver} ({self.consecutive_failures} failures{pause})"
         )

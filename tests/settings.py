@@ -7,6 +7,7 @@ an in-memory SQLite database.
 
 from __future__ import annotations
 
+import json
 import os
 
 SECRET_KEY = "tests-only"
@@ -41,3 +42,12 @@ else:
     raise ValueError(
         f"TYPED_SIGNALS_TEST_DB must be 'sqlite' or 'postgres', got {_engine!r}"
     )
+
+# The bridge tests start Celery workers with these set (tests/bridge/workers.py);
+# the defaults need no server.
+CELERY_BROKER_URL = os.environ.get("TYPED_SIGNALS_TEST_BROKER", "memory://")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TYPED_SIGNALS_TEST_QUEUE", "celery")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+if "TYPED_SIGNALS_TEST_SETTINGS" in os.environ:
+    TYPED_SIGNALS = json.loads(os.environ["TYPED_SIGNALS_TEST_SETTINGS"])

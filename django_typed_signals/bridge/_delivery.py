@@ -11,20 +11,22 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Literal, cast
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .._connections import Connection, deref
-from .._observe import report
+from .._observe import observers
 from .._registry import all_signals
 from .._signal import Signal
-from . import _outbox
+from . import _breaker, _outbox
 from ._decoding import decode_send
 from ._encoding import DecodingError
-from ._info import DeliveryInfo
+from ._info import DeliveryCall, DeliveryInfo
 
 __all__ = ["Outcome", "options_of", "run_delivery"]
 
@@ -32,7 +34,8 @@ logger = logging.getLogger("django_typed_signals.bridge")
 
 
 Outcome = Literal["done", "retrying", "dead", "skipped"]
-"""``skipped``: another worker holds the row, or it is finished already."""
+"""``skipped``: another worker holds the row, it is finished already, or its
+receiver is paused by the circuit breaker (the row waits, its attempt unspent)."""
 
 
 def run_delivery(
@@ -40,18 +43,37 @@ def run_delivery(
 ) -> Outcome:
     """Claim and run one delivery; never raises for what the receiver does.
 
-    ``lease_s`` is the default lease; a receiver's ``lease=`` wins.
+    ``lease_s`` is the default lease; a receiver's ``lease=`` wins. A
+    receiver whose circuit breaker is open gets its row back untouched: the
+    row waits for the pause to end, its attempt not counted (``skipped``).
+    Observers get a ``DeliveryCall`` per run.
     """
-    claim = _outbox.claim(delivery_id, lease_s=lease_s, using=using)
+    claimed_at = timezone.now()
+    claim = _outbox.claim(delivery_id, lease_s=lease_s, using=using, now=claimed_at)
     if claim is None:
         return "skipped"
     delivery = claim.delivery
+    admission = _breaker.admit(delivery.receiver, lease_s=lease_s, using=using)
+    if admission.verdict == "wait":
+        until = admission.paused_until or claimed_at
+        _outbox.release(claim, until=until, using=using)
+        return "skipped"
+    run = _Run(claim, max(0.0, (claimed_at - delivery.available_at).total_seconds()))
+    started = perf_counter()
+    signal: Signal | None = None
+    receiver: Callable[..., Any] | None = None
     try:
-        signal = _signal_named(delivery.signal)
+        # The receiver first: importing its module defines the signal.
         receiver = _receiver_at(delivery.receiver)
+        signal = _signal_named(delivery.signal)
         sender, named = decode_send(delivery.payload)
     except DecodingError as exc:
-        _outbox.bury(claim, f"cannot decode the delivery: {exc}", using=using)
+        duration = perf_counter() - started
+        buried = _outbox.bury(claim, f"cannot decode the delivery: {exc}", using=using)
+        if signal is not None and receiver is not None:
+            # Without the signal or the receiver there is nobody to report to.
+            outcome: Outcome = "dead" if buried else "skipped"
+            run.report(signal, receiver, None, duration, exc, outcome)
         return "dead"
     info = DeliveryInfo(id=delivery.pk, attempt=delivery.attempts, key=delivery.key)
     options = options_of(signal, receiver, sender)
@@ -67,16 +89,71 @@ def run_delivery(
             receiver(signal=signal, sender=sender, delivery=info, **named)
             _outbox.complete(claim, using=using)
     except _LostLease:
+        run.report(signal, receiver, sender, perf_counter() - started, None, "skipped")
         return "skipped"
     except Exception as exc:
-        report(signal, receiver, sender, started, exc)
+        duration = perf_counter() - started
         error = "".join(traceback.format_exception(exc))
         logger.warning(
             "delivery %s of %s failed: %s", delivery.pk, delivery.receiver, exc
         )
-        return _outbox.fail(claim, error, using=using) or "skipped"
-    report(signal, receiver, sender, started, None)
+        outcome = _outbox.fail(claim, error, using=using) or "skipped"
+        run.report(signal, receiver, sender, duration, exc, outcome)
+        _breaker.record_failure(delivery.receiver, using=using, trial=admission.trial)
+        return outcome
+    run.report(signal, receiver, sender, perf_counter() - started, None, "done")
+    if admission.tracked:
+        _breaker.record_success(delivery.receiver, using=using)
     return "done"
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One claimed delivery, as far as its report needs it."""
+
+    claim: _outbox.Claim
+    queue_latency: float
+
+    def report(
+        self,
+        signal: Signal,
+        receiver: Callable[..., Any],
+        sender: object,
+        duration: float,
+        exception: BaseException | None,
+        outcome: Outcome,
+    ) -> None:
+        """Tell the signal's error handler and the observers about the run.
+
+        As ``_observe.report()`` does for a receiver call, with a
+        ``DeliveryCall``; built only while observers are registered.
+        """
+        if signal.on_error is not None and isinstance(exception, Exception):
+            try:
+                signal.on_error(signal, receiver, exception)
+            except Exception:
+                logger.exception("Error handler of signal %s failed", signal.name)
+        current = observers()
+        if not current:
+            return
+        call = DeliveryCall(
+            signal,
+            receiver,
+            sender,
+            duration,
+            exception,
+            delivery_id=self.claim.delivery.pk,
+            attempt=self.claim.attempt,
+            outcome=outcome,
+            queue_latency=self.queue_latency,
+        )
+        for observer in current:
+            try:
+                observer(call)
+            except Exception:
+                logger.exception(
+                    "Observer %r of signal %s failed", observer, signal.name
+                )
 
 
 class _LostLease(Exception):

@@ -3,20 +3,22 @@
 Registering it imports no model. At send time, inside the caller's
 transaction, the send is encoded and one row is written per receiver; an
 encoding error fails the send right there and writes nothing. After the
-commit the fast path hands the rows on (for now ``EXECUTOR = "eager"`` runs
-them in this process; the relay and Celery take them in the other modes). A
-rollback drops the rows with the data.
+commit the fast path hands each row on: ``EXECUTOR = "celery"`` publishes it
+to the broker (waiting at most ``PUBLISH_TIMEOUT_S``; what is not taken is the
+relay's), ``"eager"`` runs it in this process, ``"local"`` leaves it to the
+relay. A rollback drops the rows with the data.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
 from .._observe import database_of, unwrap
 from .._receivers import describe_callable
@@ -24,6 +26,7 @@ from .._registry import PendingCall, register_executor
 from .._signal import Signal
 from ..conf import get_settings
 from ._encoding import encode_send
+from ._publish import Message, publish_in_background
 
 __all__ = ["OutboxExecutor", "executor"]
 
@@ -95,23 +98,27 @@ class OutboxExecutor:
         # Delivery rows need the app registry: imported at the first send, so
         # that receivers can be declared (and this executor registered) before.
         from . import _outbox
-        from ._delivery import run_delivery
 
         signal = call.signal
         encoded = encode_send(signal.name, call.sender, call.named)
         options = call.run_options
         bridge = get_settings().bridge
-        queue = options.get("queue") or next(
-            (bridge.routes[g] for g in sorted(signal.groups) if g in bridge.routes), ""
+        queue = str(
+            options.get("queue")
+            or next(
+                (bridge.routes[g] for g in sorted(signal.groups) if g in bridge.routes),
+                "",
+            )
         )
         using = database_of(call.named.get("payload")) or DEFAULT_DB_ALIAS
+        publishing = bridge.executor == "celery"
         [delivery] = _outbox.write_deliveries(
             [
                 _outbox.NewDelivery(
                     signal=signal.name,
                     receiver=describe_callable(call.receiver)[0],
                     payload=encoded,
-                    queue=str(queue),
+                    queue=queue,
                     max_attempts=cast(
                         int, options.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
                     ),
@@ -119,18 +126,46 @@ class OutboxExecutor:
                 )
             ],
             using=using,
+            published=publishing,
         )
         lease = float(cast("float | None", options.get("lease")) or bridge.lease_s)
-        delivery_id = delivery.pk
-
-        def hand_on() -> None:
-            if get_settings().bridge.executor == "eager":
-                run_delivery(delivery_id, lease_s=lease, using=using)
-            # "local" and "celery": the relay (and the broker) take it from here.
-
+        delivery_id: int = delivery.pk
+        if publishing:
+            message = Message(delivery_id, queue, using)
+            hand_on = functools.partial(_publish_fast, message)
+        else:
+            hand_on = functools.partial(_run_eagerly, delivery_id, lease, using)
         # robust: the data is committed; a failing hand-on must not undo that.
         transaction.on_commit(hand_on, using=using, robust=True)
         return None
+
+
+def _run_eagerly(delivery_id: int, lease_s: float, using: str) -> None:
+    """After the commit, in this process: ``"eager"``, or the relay's later."""
+    from ._delivery import run_delivery
+
+    if get_settings().bridge.executor == "eager":
+        run_delivery(delivery_id, lease_s=lease_s, using=using)
+    # "local": the relay runs it; "celery" (changed since the send): the relay
+    # publishes it, as the row was written unpublished.
+
+
+def _publish_fast(message: Message) -> None:
+    """The fast path: publish right after the commit, bounded in time."""
+    from . import _outbox
+
+    timeout_s = get_settings().bridge.publish_timeout_s
+    if publish_in_background([message], timeout_s=timeout_s):
+        return
+    try:  # the relay's next pass takes it, rather than after REPUBLISH_AFTER_S
+        _outbox.mark_unpublished([message.delivery_id], using=message.using)
+    except DatabaseError as exc:
+        logger.warning(
+            "delivery %s: not published, and not marked for the relay (%s): "
+            "it is republished after REPUBLISH_AFTER_S",
+            message.delivery_id,
+            exc,
+        )
 
 
 executor = OutboxExecutor()

@@ -41,7 +41,9 @@ __all__ = [
     "due_for_publish",
     "fail",
     "mark_published",
+    "mark_unpublished",
     "prune",
+    "release",
     "requeue",
     "status_counts",
     "write_deliveries",
@@ -192,8 +194,14 @@ def write_deliveries(
     *,
     using: str | None = None,
     now: datetime | None = None,
+    published: bool = False,
 ) -> list[Delivery]:
-    """Insert ``rows`` in one ``bulk_create``, in the caller's transaction."""
+    """Insert ``rows`` in one ``bulk_create``, in the caller's transaction.
+
+    ``published=True`` records them as published now, for a caller that
+    publishes them right after the commit: should that never happen (the
+    process dies), the relay publishes them after ``REPUBLISH_AFTER_S``.
+    """
     if not rows:
         return []
     when = _now(now)
@@ -209,6 +217,7 @@ def write_deliveries(
                 status=_Status.PENDING,
                 created_at=when,
                 available_at=when,
+                published_at=when if published else None,
             )
             for row in rows
         ]
@@ -329,7 +338,11 @@ def fail(
         changes: dict[str, Any] = {"finished_at": when}
     else:
         status = _Status.RETRYING
-        changes = {"available_at": when + timedelta(seconds=backoff(attempt))}
+        # Unpublished again: the relay publishes the retry once it is due.
+        changes = {
+            "available_at": when + timedelta(seconds=backoff(attempt)),
+            "published_at": None,
+        }
     written = _held(claim, _alias(using)).update(
         status=status,
         last_error=_truncate(str(error)),
@@ -422,6 +435,13 @@ def mark_published(
     if not ids:
         return 0
     return _rows(_alias(using), pk__in=list(ids)).update(published_at=_now(now))
+
+
+def mark_unpublished(ids: Sequence[int], *, using: str | None = None) -> int:
+    """Leave rows ``ids`` to the relay's next pass: the broker did not take them."""
+    if not ids:
+        return 0
+    return _rows(_alias(using), pk__in=list(ids)).update(published_at=None)
 
 
 def status_counts(
@@ -533,3 +553,30 @@ def prune(
             return deleted
         batch = _rows(alias, pk__in=[row.pk for row in old], status=_Status.DONE)
         deleted += batch._raw_delete(alias)
+
+
+def release(
+    claim: Claim,
+    *,
+    until: datetime,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Give the claimed row back to run at ``until``, its attempt not counted.
+
+    For a delivery that must not run yet (its receiver's breaker is open):
+    the row is ``pending`` again if this was its first attempt, else
+    ``retrying``, unpublished so that the relay publishes it once due.
+    ``False`` if another claim took the row since.
+    """
+    previous = _Status.PENDING if claim.delivery.attempts <= 1 else _Status.RETRYING
+    return bool(
+        _held(claim, _alias(using)).update(
+            status=previous,
+            attempts=F("attempts") - 1,
+            available_at=max(until, _now(now)),
+            published_at=None,
+            lease_until=None,
+            lease_token=None,
+        )
+    )

@@ -1,5 +1,6 @@
 """Settings of the example project: a shop that sends typed signals."""
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,4 +29,10 @@ TYPED_SIGNALS = {
     "AUTODISCOVER": True,
     "AUTODISCOVER_MODULES": ["signals"],
     "OBSERVERS": [],
+    # run="celery" receivers: "eager" runs them here after the commit (no
+    # broker); "local" leaves them to `manage.py signal_relay`; "celery" to
+    # `celery -A example_project worker` (and the relay, for what it missed).
+    "BRIDGE": {"EXECUTOR": os.environ.get("SHOP_BRIDGE_EXECUTOR", "eager")},
 }
+
+CELERY_BROKER_URL = os.environ.get("SHOP_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -60,3 +60,33 @@ def on_order_paid(
     sender: type[Order], *, payload: PostSave[Order], **kwargs: object
 ) -> None:
     calls.append(("order_paid", (payload.instance.pk, payload.changes["status"].old)))
+
+
+flaky = TypedSignal(Paid, name="tests.bridge.flaky")
+flaky_switch = {"failing": True}
+"""Whether ``on_flaky`` raises: the breaker tests turn its outage on and off."""
+
+
+@receiver(flaky, run="celery", max_attempts=20)
+def on_flaky(
+    sender: object, *, payload: Paid, delivery: DeliveryInfo, **kwargs: object
+) -> None:
+    calls.append(("flaky", (payload.order.pk, delivery.attempt)))
+    if flaky_switch["failing"]:
+        raise ConnectionError(f"the service is down for order {payload.order.pk}")
+
+
+handled: list[tuple[str, str, BaseException]] = []
+"""What ``audited``'s error handler was told: (signal, receiver, exception)."""
+
+
+def _handle(signal: Signal, receiver: Any, exc: BaseException) -> None:
+    handled.append((signal.name, receiver.__name__, exc))
+
+
+audited = TypedSignal(Paid, name="tests.bridge.audited", on_error=_handle)
+
+
+@receiver(audited, run="celery", max_attempts=1)
+def on_audited(sender: object, *, payload: Paid, **kwargs: object) -> None:
+    raise ValueError(f"audit of order {payload.order.pk} failed")

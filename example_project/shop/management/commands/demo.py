@@ -3,8 +3,11 @@
 from decimal import Decimal
 from typing import Any, cast
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test import override_settings
 
 from django_typed_signals import mute
 from django_typed_signals.models import Delivery
@@ -81,6 +84,20 @@ class Command(BaseCommand):
         self.report("after commit")
         self.stdout.write(f"  delivery rows after commit: {_statuses(rows)}")
 
+        self.heading(
+            '7. EXECUTOR "local": the rows wait for the relay, which runs them'
+            " (no broker)"
+        )
+        with override_settings(TYPED_SIGNALS=_bridge_executor("local")):
+            with transaction.atomic():
+                order_shipped.send(Order, OrderShipped(order=order, carrier="van"))
+            self.report("after commit")
+            self.stdout.write(f"  delivery rows after commit: {_statuses(rows)}")
+            call_command("signal_relay", "--once", stdout=self.stdout)
+            self.report("after signal_relay --once")
+            self.stdout.write(f"  delivery rows after the relay: {_statuses(rows)}")
+            call_command("signal_deliveries", "status", stdout=self.stdout)
+
         self.heading("Orders saved by this run")
         for saved in Order.objects.filter(pk__in=created).order_by("pk"):
             self.stdout.write(f"  {saved}")
@@ -101,3 +118,9 @@ def _statuses(rows: Any) -> str:
     """``#id status`` of each delivery row, newest last."""
     found = [f"#{row.pk} {row.status}" for row in rows.order_by("pk")]
     return ", ".join(found) or "(none)"
+
+
+def _bridge_executor(executor: str) -> dict[str, Any]:
+    """This project's ``TYPED_SIGNALS`` with another bridge executor."""
+    current: dict[str, Any] = settings.TYPED_SIGNALS
+    return {**current, "BRIDGE": {**current.get("BRIDGE", {}), "EXECUTOR": executor}}

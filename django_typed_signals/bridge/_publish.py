@@ -1,0 +1,212 @@
+"""Handing delivery ids to Celery: one message per row, the id its only argument.
+
+The broker is called on one thread per process, the publisher thread, so
+that a caller can stop waiting: the request after its commit waits at most
+``PUBLISH_TIMEOUT_S``, and while a call is stuck (a broker that accepts and
+never answers) nobody waits at all. Whatever is not confirmed stays the
+relay's to publish; a message published twice runs once, since the worker
+claims the row. Celery is imported only here, and only when publishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from time import monotonic
+from typing import Any, Protocol, cast
+
+from django.db import DEFAULT_DB_ALIAS
+from django.utils.module_loading import import_string
+
+from ..conf import get_settings
+
+__all__ = [
+    "DATABASE_HEADER",
+    "TASK_NAME",
+    "Message",
+    "PublishError",
+    "publish",
+    "publish_in_background",
+]
+
+logger = logging.getLogger("django_typed_signals.bridge")
+
+TASK_NAME = "django_typed_signals.deliver"
+"""The Celery task's registered name (``django_typed_signals.tasks.deliver``)."""
+
+DATABASE_HEADER = "typed_signals_database"
+"""Message header naming the rows' database, sent only when it is not ``default``."""
+
+
+class PublishError(Exception):
+    """The broker did not take a message (down, refusing, or Celery missing).
+
+    ``sent`` counts the messages before it that the broker took.
+    """
+
+    def __init__(self, message: str, *, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+@dataclass(frozen=True)
+class Message:
+    """One delivery to announce: its id, its queue ("" = Celery's default)."""
+
+    delivery_id: int
+    queue: str
+    using: str = DEFAULT_DB_ALIAS
+
+
+class _Sender(Protocol):
+    def send_task(self, name: str, *args: Any, **kwargs: Any) -> object: ...
+
+
+def _celery_app() -> _Sender:
+    """The project's Celery app, found from any thread.
+
+    ``CELERY_APP`` when set. Else Celery's ``current_app``, but that is per
+    thread: on a thread other than the one that imported the project's
+    ``celery.py`` it is an unconfigured fallback app; then the one app the
+    process created is the project's.
+    """
+    path = get_settings().bridge.celery_app
+    if path is not None:
+        try:
+            return cast(_Sender, import_string(path))
+        except ImportError as exc:
+            raise PublishError(
+                f"TYPED_SIGNALS['BRIDGE']['CELERY_APP'] {path!r} cannot be "
+                f"imported: {exc}"
+            ) from exc
+    try:
+        from celery import _state as celery_state
+    except ImportError as exc:
+        raise PublishError(
+            "TYPED_SIGNALS['BRIDGE']['EXECUTOR'] is 'celery' but Celery is not "
+            "installed: pip install 'django-typed-signals[celery]'"
+        ) from exc
+    state: Any = celery_state  # its stubs leave out the names used here
+    app: Any = state.get_current_app()
+    if app is not state.default_app or app.main != "default":
+        return cast(_Sender, app)
+    created = [a for a in state._get_active_apps() if a is not app]
+    if len(created) == 1:
+        return cast(_Sender, created[0])
+    return cast(_Sender, app)
+
+
+def publish(messages: Sequence[Message]) -> None:
+    """Send one ``deliver`` message per delivery, in order, on this thread.
+
+    Raises ``PublishError`` at the first message the broker does not take;
+    the ones before it were sent. No retry here: the relay is the retry.
+    """
+    if not messages:
+        return
+    app = _celery_app()
+    for sent, message in enumerate(messages):
+        options: dict[str, Any] = {"retry": False}
+        if message.queue:
+            options["queue"] = message.queue
+        if message.using != DEFAULT_DB_ALIAS:
+            options["headers"] = {DATABASE_HEADER: message.using}
+        try:
+            app.send_task(TASK_NAME, args=[message.delivery_id], **options)
+        except Exception as exc:
+            raise PublishError(
+                f"the broker did not take delivery {message.delivery_id}: "
+                f"{type(exc).__name__}: {exc}",
+                sent=sent,
+            ) from exc
+
+
+@dataclass
+class _Job:
+    messages: Sequence[Message]
+    queued: float = field(default_factory=monotonic)
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    abandoned: bool = False
+    """Its caller stopped waiting and left the rows to the relay."""
+
+
+class _PublisherThread:
+    """A daemon thread that runs ``publish()`` for jobs it is handed."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.busy_since: float | None = None
+        self.pid = os.getpid()
+        threading.Thread(
+            target=self._serve, name="typed-signals-publisher", daemon=True
+        ).start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job.abandoned:  # the relay publishes these: fewer duplicates
+                job.done.set()
+                continue
+            self.busy_since = monotonic()
+            try:
+                publish(job.messages)
+            except BaseException as exc:  # reported to the waiter
+                job.error = exc
+            finally:
+                self.busy_since = None
+                job.done.set()
+
+    def stuck(self, timeout_s: float) -> bool:
+        since = self.busy_since
+        return since is not None and monotonic() - since > timeout_s
+
+
+_thread: _PublisherThread | None = None
+_thread_lock = threading.Lock()
+
+
+def _publisher() -> _PublisherThread:
+    global _thread
+    current = _thread
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _thread_lock:  # one per process: a forked child starts its own
+        if _thread is None or _thread.pid != os.getpid():
+            _thread = _PublisherThread()
+        return _thread
+
+
+def publish_in_background(messages: Sequence[Message], *, timeout_s: float) -> int:
+    """Publish on the publisher thread, waiting at most ``timeout_s``.
+
+    Returns how many of ``messages``, from the first, the broker took: all
+    of them, or fewer when it failed, 0 when it did not answer in time (the
+    job may still complete later) and at once, without queueing, while an
+    earlier call has been stuck longer than ``timeout_s``. Never raises.
+    """
+    publisher = _publisher()
+    if publisher.stuck(timeout_s):
+        return 0
+    job = _Job(messages)
+    publisher.jobs.put(job)
+    if not job.done.wait(timeout_s):
+        job.abandoned = True
+        logger.warning(
+            "the broker did not answer within %ss: %d deliveries left to the relay",
+            timeout_s,
+            len(messages),
+        )
+        return 0
+    if job.error is not None:
+        logger.warning(
+            "publishing %d deliveries failed, left to the relay: %s",
+            len(messages),
+            job.error,
+        )
+        return job.error.sent if isinstance(job.error, PublishError) else 0
+    return len(messages)

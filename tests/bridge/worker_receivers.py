@@ -1,0 +1,35 @@
+"""Signals whose ``run="celery"`` receivers run in the tests' worker processes.
+
+Their effects are rows (``Note``), so that the test process can count them:
+exactly one row per event is the bridge's promise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django_typed_signals import Signal, TypedSignal, receiver
+from django_typed_signals.bridge import DeliveryInfo
+from tests.testapp.models import Note, Order
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: Order
+    n: int
+
+
+placed = TypedSignal(Placed, name="tests.worker.placed")
+pinged = Signal(name="tests.worker.pinged")
+
+
+@receiver(placed, run="celery", atomic=True)
+def record_placed(
+    sender: object, *, payload: Placed, delivery: DeliveryInfo, **kwargs: object
+) -> None:
+    Note.objects.create(text=f"placed {payload.n} {payload.order.pk} {delivery.key}")
+
+
+@receiver(pinged, run="celery", atomic=True)
+def record_ping(sender: object, *, n: int, **kwargs: object) -> None:
+    Note.objects.create(text=f"ping {n}")

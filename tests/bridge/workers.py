@@ -1,0 +1,295 @@
+"""Real parts for the bridge tests: brokers, ``celery worker`` and relay processes.
+
+A service that does not answer skips the tests that need it, saying what is
+missing; with ``CI=true`` it fails them instead. Workers and relays are
+subprocesses of this interpreter, started against the test database (so
+PostgreSQL: a subprocess cannot see an in-memory SQLite database) and ended
+by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TYPED_SIGNALS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get(
+    "TYPED_SIGNALS_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//"
+)
+
+
+def missing(what: str) -> None:
+    """Skip (fail under CI) a test whose service is missing, saying which."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI=true: a missing service fails the run)")
+    pytest.skip(what)
+
+
+def answers(host: str, port: int, hello: bytes, expect: bytes) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.settimeout(2)
+            sock.sendall(hello)
+            return sock.recv(16).startswith(expect)
+    except OSError:
+        return False
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    from kombu.utils.url import url_to_parts
+
+    parts = url_to_parts(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    if not answers(host, port, b"PING\r\n", b"+PONG"):
+        missing(f"needs Redis at {host}:{port} (TYPED_SIGNALS_TEST_REDIS)")
+    return url
+
+
+def require_rabbitmq(url: str = RABBITMQ_URL) -> str:
+    from kombu.utils.url import url_to_parts
+
+    parts = url_to_parts(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
+    if not answers(host, port, b"AMQP\x00\x00\x09\x01", b"\x01"):
+        missing(f"needs RabbitMQ at {host}:{port} (TYPED_SIGNALS_TEST_RABBITMQ)")
+    return url
+
+
+def require_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: a worker process cannot see an in-memory SQLite "
+            "database (TYPED_SIGNALS_TEST_DB=postgres; the -pg tox environments "
+            "run these tests)"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    """Where the test process publishes and the workers consume."""
+
+    url: str
+    queue: str = field(default_factory=lambda: f"dts-test-{uuid.uuid4().hex[:12]}")
+    bridge: Mapping[str, Any] = field(default_factory=dict[str, Any])
+
+    def settings(self) -> dict[str, Any]:
+        """``TYPED_SIGNALS`` for both sides."""
+        return {"BRIDGE": {"EXECUTOR": "celery", **self.bridge}}
+
+    def env(self) -> dict[str, str]:
+        """The environment of a worker or relay subprocess: the test project's
+        app publishes there (as ``proj/__init__.py`` would import it)."""
+        typed_signals = self.settings()
+        typed_signals["BRIDGE"]["CELERY_APP"] = "tests.proj.celery.app"
+        db = connection.settings_dict
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TYPED_SIGNALS_TEST_DB": "postgres",
+            "PGDATABASE": str(db["NAME"]),
+            "PGHOST": str(db["HOST"] or "127.0.0.1"),
+            "PGPORT": str(db["PORT"] or "5432"),
+            "PGUSER": str(db["USER"] or "postgres"),
+            "TYPED_SIGNALS_TEST_BROKER": self.url,
+            "TYPED_SIGNALS_TEST_QUEUE": self.queue,
+            "TYPED_SIGNALS_TEST_SETTINGS": json.dumps(typed_signals),
+            "PYTHONPATH": str(ROOT),
+        }
+
+
+@contextlib.contextmanager
+def publishing_to(broker: Broker) -> Iterator[Celery]:
+    """Make this process publish to ``broker``, as the project's app would."""
+    from celery import _state
+
+    previous: Any = getattr(_state, "default_app")  # noqa: B009  # not in the stubs
+    app = Celery("tests-publisher", set_as_current=False)
+    app.conf.update(
+        broker_url=broker.url,
+        task_default_queue=broker.queue,
+        broker_connection_timeout=2,
+        broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+    )
+    # The default for every thread: the bridge publishes from its own.
+    app.set_default()
+    try:
+        with override(broker.settings()):
+            yield app
+    finally:
+        _state.set_default_app(previous)
+        app.close()
+
+
+@contextlib.contextmanager
+def override(typed_signals: Mapping[str, Any]) -> Iterator[None]:
+    from django.test import override_settings
+
+    with override_settings(TYPED_SIGNALS=dict(typed_signals)):
+        yield
+
+
+class Process:
+    """A subprocess whose output is read line by line while it runs."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], name: str) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self.popen = subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+
+    def read(self, timeout_s: float) -> str | None:
+        """The next output line, or None after ``timeout_s`` or at its end."""
+        stdout = self.popen.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout_s)
+        if not ready:
+            return None
+        line = stdout.readline()
+        if not line:
+            return None
+        self.lines.append(line.rstrip("\n"))
+        return line
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            line = self.read(max(0.0, deadline - time.monotonic()))
+            if line is not None and text in line:
+                return
+            if line is None and self.popen.poll() is not None:
+                break
+        raise AssertionError(
+            f"{self.name} did not print {text!r} within {timeout_s}s; its output:\n"
+            + self.output()
+        )
+
+    def output(self) -> str:
+        while self.read(0.0) is not None:
+            pass
+        return "\n".join(self.lines[-80:])
+
+    def end(self, sig: int = signal.SIGTERM, timeout_s: float = 15) -> int:
+        """Send ``sig`` to the process by pid; its exit code (killed if it hangs)."""
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self.output()
+        return self.popen.returncode
+
+
+@contextlib.contextmanager
+def worker(
+    broker: Broker, *, name: str = "w1", queues: tuple[str, ...] = ()
+) -> Iterator[Process]:
+    """A real ``celery -A tests.proj worker`` (solo pool) consuming ``broker``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tests.proj",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"{name}-{broker.queue}@%h",
+        "-Q",
+        ",".join((broker.queue, *queues)),
+    ]
+    process = Process(argv, broker.env(), f"worker {name}")
+    try:
+        process.wait_for("ready.", timeout_s=30)
+        yield process
+    finally:
+        process.end()
+
+
+@contextlib.contextmanager
+def relay(broker: Broker, *args: str) -> Iterator[Process]:
+    """A real ``manage.py signal_relay`` process."""
+    argv = [sys.executable, "-m", "django", "signal_relay", *args]
+    process = Process(argv, broker.env(), "signal_relay")
+    try:
+        process.wait_for("signal_relay: started", timeout_s=30)
+        yield process
+    finally:
+        process.end()
+
+
+def wait_until(
+    condition: Any,
+    timeout_s: float,
+    what: str,
+    *,
+    every_s: float = 0.05,
+    process: Process | None = None,
+) -> None:
+    """Poll ``condition()`` until it is true; fail naming ``what`` after the
+    timeout, with the output of ``process`` and the delivery rows."""
+    from django_typed_signals.models import Delivery
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every_s)
+    rows = "\n".join(str(row) for row in Delivery.objects.all()[:20])
+    output = f"\n{process.name} printed:\n{process.output()}" if process else ""
+    raise AssertionError(f"not within {timeout_s}s: {what}\nrows:\n{rows}{output}")
+
+
+__all__ = [
+    "RABBITMQ_URL",
+    "REDIS_URL",
+    "Broker",
+    "Process",
+    "free_port",
+    "missing",
+    "override",
+    "publishing_to",
+    "relay",
+    "require_postgres",
+    "require_rabbitmq",
+    "require_redis",
+    "wait_until",
+    "worker",
+]
