@@ -2,7 +2,8 @@
 
 ``TYPED_SIGNALS_TEST_DB=postgres`` runs the database tests against PostgreSQL
 (127.0.0.1:5432 by default, see the ``PG*`` variables below); the default is
-an in-memory SQLite database.
+an in-memory SQLite database. A second database, ``other``, serves the
+tests of ``using=`` and of work spread over two databases.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ if _engine == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
         }
     }
+    DATABASES["other"] = {
+        **DATABASES["default"],
+        "NAME": f"{DATABASES['default']['NAME']}_other",
+    }
 elif _engine == "sqlite":
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
     }
 else:
     raise ValueError(

@@ -77,6 +77,14 @@ def run_delivery(
         return "dead"
     info = DeliveryInfo(id=delivery.pk, attempt=delivery.attempts, key=delivery.key)
     options = options_of(signal, receiver, sender)
+    own_lease = cast("float | None", options.get("lease"))
+    # Known only now that the receiver is: the claim took the default.
+    if (
+        own_lease is not None
+        and own_lease != lease_s
+        and not _outbox.extend(claim, lease_s=float(own_lease), using=using)
+    ):
+        return "skipped"
     started = perf_counter()
     try:
         if options.get("atomic"):

@@ -11,14 +11,13 @@ relay. A rollback drops the rows with the data.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router, transaction
 
 from .._observe import database_of, unwrap
 from .._receivers import describe_callable
@@ -110,7 +109,7 @@ class OutboxExecutor:
                 "",
             )
         )
-        using = database_of(call.named.get("payload")) or DEFAULT_DB_ALIAS
+        using = _database_for(call.named.get("payload"))
         publishing = bridge.executor == "celery"
         [delivery] = _outbox.write_deliveries(
             [
@@ -130,14 +129,40 @@ class OutboxExecutor:
         )
         lease = float(cast("float | None", options.get("lease")) or bridge.lease_s)
         delivery_id: int = delivery.pk
+        # Closures, not functools.partial: Django 5.2's robust on_commit logs
+        # a failing callback by its __qualname__, which a partial lacks.
         if publishing:
             message = Message(delivery_id, queue, using)
-            hand_on = functools.partial(_publish_fast, message)
+
+            def hand_on() -> None:
+                _publish_fast(message)
         else:
-            hand_on = functools.partial(_run_eagerly, delivery_id, lease, using)
+
+            def hand_on() -> None:
+                _run_eagerly(delivery_id, lease, using)
         # robust: the data is committed; a failing hand-on must not undo that.
         transaction.on_commit(hand_on, using=using, robust=True)
         return None
+
+
+def _database_for(payload: object) -> str:
+    """Where the rows go: into the transaction the send happens in.
+
+    A model payload names its database. Otherwise the one database with an
+    open transaction, so that ``atomic(using="other")`` keeps its rows (and
+    their run) until its own commit; else where the router writes deliveries.
+    """
+    declared = database_of(payload)
+    if declared is not None:
+        return declared
+    open_blocks = [
+        alias for alias in connections if connections[alias].in_atomic_block
+    ]
+    if len(open_blocks) == 1:
+        return open_blocks[0]
+    from ..models import Delivery
+
+    return router.db_for_write(Delivery) or DEFAULT_DB_ALIAS
 
 
 def _run_eagerly(delivery_id: int, lease_s: float, using: str) -> None:

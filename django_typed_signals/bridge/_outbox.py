@@ -39,6 +39,7 @@ __all__ = [
     "claim",
     "complete",
     "due_for_publish",
+    "extend",
     "fail",
     "mark_published",
     "mark_unpublished",
@@ -298,6 +299,24 @@ def _held(claim: Claim, alias: str) -> QuerySet[Delivery]:
     """The claimed row, only while it still runs under this claim's token."""
     return _rows(
         alias, pk=claim.delivery.pk, status=_Status.RUNNING, lease_token=claim.token
+    )
+
+
+def extend(
+    claim: Claim,
+    *,
+    lease_s: float,
+    using: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Set the claimed row's lease to end ``lease_s`` from now (a receiver's
+    own ``lease=``); ``False`` if another claim took the row since."""
+    if not lease_s > 0:
+        raise ValueError(f"extend() lease_s must be > 0, got {lease_s!r}")
+    return bool(
+        _held(claim, _alias(using)).update(
+            lease_until=_now(now) + timedelta(seconds=lease_s)
+        )
     )
 
 

@@ -90,3 +90,20 @@ audited = TypedSignal(Paid, name="tests.bridge.audited", on_error=_handle)
 @receiver(audited, run="celery", max_attempts=1)
 def on_audited(sender: object, *, payload: Paid, **kwargs: object) -> None:
     raise ValueError(f"audit of order {payload.order.pk} failed")
+
+
+long_running = TypedSignal(Paid, name="tests.bridge.long_running")
+leases_seen: list[float] = []
+
+
+@receiver(long_running, run="celery", lease=300)
+def on_long_running(
+    sender: object, *, payload: Paid, delivery: DeliveryInfo, **kwargs: object
+) -> None:
+    from django.utils import timezone
+
+    from django_typed_signals.models import Delivery
+
+    row = Delivery.objects.get(pk=delivery.id)
+    assert row.lease_until is not None
+    leases_seen.append((row.lease_until - timezone.now()).total_seconds())

@@ -167,3 +167,44 @@ def test_an_undecodable_row_goes_dead_with_a_readable_reason() -> None:
     assert (drained.outcome, row.status) == ("dead", "dead")
     assert "cannot decode the delivery" in row.last_error
     assert receivers.calls == []
+
+
+@LOCAL
+def test_a_receivers_own_lease_replaces_the_default_once_it_is_known() -> None:
+    receivers.leases_seen.clear()
+    receivers.long_running.send(Order, Paid(Order.objects.create(), Decimal(1)))
+    [ran] = drain()
+    assert ran.outcome == "done"
+    # The default LEASE_S is 60; the receiver declared lease=300.
+    [left] = receivers.leases_seen
+    assert 250 < left <= 300
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_a_send_inside_atomic_on_another_database_waits_for_that_commit() -> None:
+    order = Order.objects.using("other").create()
+    with transaction.atomic(using="other"):
+        receivers.paid.send(Order, Paid(order, Decimal(5)))
+        assert Delivery.objects.using("other").count() == 1
+        assert Delivery.objects.using("default").count() == 0
+        assert receivers.calls == []  # "other" has not committed
+    assert [name for name, _ in receivers.calls] == ["paid"]
+    assert Delivery.objects.using("other").get().status == "done"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_a_rollback_on_another_database_drops_its_rows() -> None:
+    order = Order.objects.using("other").create()
+    with pytest.raises(RuntimeError), transaction.atomic(using="other"):
+        receivers.paid.send(Order, Paid(order, Decimal(5)))
+        raise RuntimeError("rolled back")
+    assert Delivery.objects.using("other").count() == 0
+    assert Delivery.objects.using("default").count() == 0
+    assert receivers.calls == []
+
+
+def test_a_send_outside_any_transaction_runs_at_once() -> None:
+    order = Order.objects.create()
+    receivers.paid.send(Order, Paid(order, Decimal(5)))
+    assert [name for name, _ in receivers.calls] == ["paid"]
+    assert Delivery.objects.get().status == "done"

@@ -673,3 +673,41 @@ def test_functions_take_the_database_alias() -> None:
         prune(older_than_days=0, using="default", now=timezone.now() + timedelta(1))
         == 1
     )
+
+
+# --- extend, mark_unpublished, write_deliveries(published=True) ---------------
+
+
+@pytest.mark.django_db
+def test_extend_moves_the_lease_end_only_under_the_holders_token() -> None:
+    row = one()
+    first = claimed(row, 0)
+    assert _outbox.extend(first, lease_s=300, now=at(1))
+    assert reload(row).lease_until == at(301)
+    # Expired and re-claimed by another worker: the first holder changes nothing.
+    second = claimed(row, 400)
+    assert not _outbox.extend(first, lease_s=900, now=at(401))
+    assert reload(row).lease_token == second.token
+    with pytest.raises(ValueError, match="lease_s must be > 0"):
+        _outbox.extend(second, lease_s=0)
+
+
+@pytest.mark.django_db
+def test_rows_written_as_published_wait_the_window_unless_unpublished() -> None:
+    [row] = write_deliveries([new()], now=at(0), published=True)
+    assert reload(row).published_at == at(0)
+    with transaction.atomic():
+        assert due_for_publish(limit=10, republish_after_s=30, now=at(1)) == []
+    assert _outbox.mark_unpublished([row.pk]) == 1
+    with transaction.atomic():
+        assert [
+            r.pk for r in due_for_publish(limit=10, republish_after_s=30, now=at(1))
+        ] == [row.pk]
+
+
+@pytest.mark.django_db
+def test_a_failed_attempt_is_unpublished_so_the_relay_publishes_the_retry() -> None:
+    row = one()
+    mark_published([row.pk], now=at(0))
+    assert fail(claimed(row, 1), "boom", now=at(1)) == "retrying"
+    assert reload(row).published_at is None

@@ -199,6 +199,7 @@ def test_a_broker_that_never_answers_bounds_the_request(tarpit: int) -> None:
 
 
 @LOCAL
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
 def test_signal_relay_once_runs_what_is_due() -> None:
     send_paid()
     out = StringIO()

@@ -78,12 +78,14 @@ class Command(BaseCommand):
                 f"left {done.left} (executor {bridge.executor!r})"
             )
             return
-        self.stdout.write(
-            f"signal_relay: started (executor {bridge.executor!r}, databases "
-            f"{', '.join(databases)}, every {bridge.relay_interval_s:g}s)"
-        )
-        self.stdout.flush()
         with _stopped_by_signals(relay.stop):
+            # Announced once the handlers are in place: from then on a SIGTERM
+            # stops it cleanly.
+            self.stdout.write(
+                f"signal_relay: started (executor {bridge.executor!r}, databases "
+                f"{', '.join(databases)}, every {bridge.relay_interval_s:g}s)"
+            )
+            self.stdout.flush()
             relay.run_forever()
         self.stdout.write("signal_relay: stopped")
 
