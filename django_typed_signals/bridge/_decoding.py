@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
-from django.db.models import DEFERRED, Model
+from django.db.models import DEFERRED, Model, QuerySet
 
 from ..lifecycle._baseline import NOT_LOADED
 from ..lifecycle._payloads import (
@@ -249,6 +249,12 @@ def _decode_model(data: dict[str, Any]) -> Model:
         ) from None
 
 
+def _decode_deleted_query(data: dict[str, Any]) -> QuerySet[Model]:
+    """A ``QuerySet.delete()`` origin: the model's empty queryset on its database."""
+    manager: Any = _model_of(data["m"])._default_manager
+    return cast("QuerySet[Model]", manager.db_manager(data["db"]).none())
+
+
 def _decode_snapshot(data: dict[str, Any]) -> Model:
     label = data["m"]
     model = _model_of(label)
@@ -365,6 +371,7 @@ _DECODERS: dict[str, _Decoder] = {
     "m": _decode_model,
     "ms": _decode_snapshot,
     "dc": _decode_dataclass,
+    "qs": _decode_deleted_query,
     "fc": lambda d: FieldChange(old=_decode(d["o"]), new=_decode(d["n"])),
     "nl": lambda d: NOT_LOADED,
 }

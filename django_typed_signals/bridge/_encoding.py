@@ -44,6 +44,8 @@ object whose ``"$t"`` key names its kind:
             fields, ``"a"`` true when ``_state.adding`` was
 ``dc``      a dataclass instance: ``"c"`` the class, ``"f"`` ``{field:
             value}``, ``"v"`` its ``__typed_signals_version__`` when not 1
+``qs``      the ``origin`` of a ``QuerySet.delete()``: ``"m"`` label, ``"db"``;
+            decoded as the model's empty queryset there (its rows are gone)
 ``fc``      ``FieldChange``: ``"o"`` old, ``"n"`` new
 ``nl``      the ``NOT_LOADED`` marker
 ==========  ==============================================================
@@ -79,7 +81,7 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.db import router
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 from ..lifecycle._baseline import NOT_LOADED, is_expression
 from ..lifecycle._payloads import (
@@ -492,6 +494,19 @@ def _encode_snapshot(instance: Model) -> dict[str, Any]:
     return out
 
 
+def _encode_deleted_query(query: QuerySet[Model]) -> dict[str, Any]:
+    """The ``origin`` of ``QuerySet.delete()``: its model and database only.
+
+    After the commit its rows are gone, so the filter would find nothing:
+    the worker gets the model's empty queryset on that database.
+    """
+    return {
+        TAG: "qs",
+        "m": model_label(query.model, instances=True),
+        "db": query.db,
+    }
+
+
 def _dataclass_encoder(cls: type) -> _Encoder:
     path = class_path(cls, instances=True)
     version = version_of(cls)
@@ -518,6 +533,8 @@ def _dataclass_encoder(cls: type) -> _Encoder:
             try:
                 if name in snapshot and isinstance(value, Model):
                     values[name] = _encode_snapshot(value)
+                elif name in snapshot and isinstance(value, QuerySet):
+                    values[name] = _encode_deleted_query(cast("QuerySet[Model]", value))
                 else:
                     values[name] = _encode(value)
             except Refused as err:

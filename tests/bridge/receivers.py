@@ -9,8 +9,8 @@ from typing import Any
 
 from django_typed_signals import Signal, TypedSignal, receiver
 from django_typed_signals.bridge import DeliveryInfo
-from django_typed_signals.lifecycle import PostSave, changed
-from tests.testapp.models import Note, Order
+from django_typed_signals.lifecycle import PostDelete, PostSave, changed
+from tests.testapp.models import Note, Order, Tag
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,13 @@ def on_long_running(
     row = Delivery.objects.get(pk=delivery.id)
     assert row.lease_until is not None
     leases_seen.append((row.lease_until - timezone.now()).total_seconds())
+
+
+@receiver(PostDelete, sender=Tag, run="celery")
+def on_tag_deleted(
+    sender: type[Tag], *, payload: PostDelete[Tag], **kwargs: object
+) -> None:
+    origin = payload.origin
+    calls.append(
+        ("tag_deleted", (payload.instance.name, type(origin).__name__, origin))
+    )

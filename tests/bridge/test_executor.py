@@ -15,7 +15,7 @@ from django_typed_signals.models import Delivery
 from django_typed_signals.testing import drain
 from tests.bridge import receivers
 from tests.bridge.receivers import Paid
-from tests.testapp.models import Note, Order
+from tests.testapp.models import Note, Order, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -208,3 +208,16 @@ def test_a_send_outside_any_transaction_runs_at_once() -> None:
     receivers.paid.send(Order, Paid(order, Decimal(5)))
     assert [name for name, _ in receivers.calls] == ["paid"]
     assert Delivery.objects.get().status == "done"
+
+
+def test_a_queryset_delete_travels_with_its_origin_as_an_empty_queryset() -> None:
+    Tag.objects.bulk_create([Tag(name="a"), Tag(name="b")])
+    with transaction.atomic():
+        Tag.objects.filter(name__in=["a", "b"]).delete()  # origin: the QuerySet
+    got = sorted(args for name, args in receivers.calls if name == "tag_deleted")
+    assert [(tag, kind) for tag, kind, _ in got] == [
+        ("a", "QuerySet"),
+        ("b", "QuerySet"),
+    ]
+    origin = got[0][2]
+    assert origin.model is Tag and origin.db == "default" and list(origin) == []
