@@ -140,6 +140,7 @@ class OutboxExecutor:
 
             def hand_on() -> None:
                 _run_eagerly(delivery_id, lease, using)
+
         # robust: the data is committed; a failing hand-on must not undo that.
         transaction.on_commit(hand_on, using=using, robust=True)
         return None
@@ -155,9 +156,7 @@ def _database_for(payload: object) -> str:
     declared = database_of(payload)
     if declared is not None:
         return declared
-    open_blocks = [
-        alias for alias in connections if connections[alias].in_atomic_block
-    ]
+    open_blocks = [alias for alias in connections if connections[alias].in_atomic_block]
     if len(open_blocks) == 1:
         return open_blocks[0]
     from ..models import Delivery

@@ -26,6 +26,7 @@ from ..conf import get_settings
 
 __all__ = [
     "DATABASE_HEADER",
+    "FAILURE_REST_S",
     "TASK_NAME",
     "Message",
     "PublishError",
@@ -40,6 +41,10 @@ TASK_NAME = "django_typed_signals.deliver"
 
 DATABASE_HEADER = "typed_signals_database"
 """Message header naming the rows' database, sent only when it is not ``default``."""
+
+
+FAILURE_REST_S = 1.0
+"""After a failed publish, the fast path leaves rows to the relay this long."""
 
 
 class PublishError(Exception):
@@ -140,7 +145,10 @@ class _PublisherThread:
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self.busy_since: float | None = None
+        self.current: _Job | None = None
+        """The job whose broker call runs now."""
+        self.resting_until = 0.0
+        """After a failed call, until when callers skip the broker."""
         self.pid = os.getpid()
         threading.Thread(
             target=self._serve, name="typed-signals-publisher", daemon=True
@@ -152,18 +160,25 @@ class _PublisherThread:
             if job.abandoned:  # the relay publishes these: fewer duplicates
                 job.done.set()
                 continue
-            self.busy_since = monotonic()
+            self.current = job
             try:
                 publish(job.messages)
             except BaseException as exc:  # reported to the waiter
                 job.error = exc
+                self.resting_until = monotonic() + FAILURE_REST_S
             finally:
-                self.busy_since = None
+                self.current = None
                 job.done.set()
 
-    def stuck(self, timeout_s: float) -> bool:
-        since = self.busy_since
-        return since is not None and monotonic() - since > timeout_s
+    @property
+    def hung(self) -> bool:
+        """A caller gave up waiting, and the call it waited for still runs."""
+        job = self.current
+        return job is not None and job.abandoned
+
+    def available(self) -> bool:
+        """Whether a caller should hand it a job now."""
+        return not self.hung and monotonic() >= self.resting_until
 
 
 _thread: _PublisherThread | None = None
@@ -186,11 +201,13 @@ def publish_in_background(messages: Sequence[Message], *, timeout_s: float) -> i
 
     Returns how many of ``messages``, from the first, the broker took: all
     of them, or fewer when it failed, 0 when it did not answer in time (the
-    job may still complete later) and at once, without queueing, while an
-    earlier call has been stuck longer than ``timeout_s``. Never raises.
+    job may still complete later). 0 at once, without calling the broker,
+    while a call that timed out still hangs, and for ``FAILURE_REST_S``
+    after a failed one: a broker that is down or hangs costs one request
+    the wait, not every request. Never raises.
     """
     publisher = _publisher()
-    if publisher.stuck(timeout_s):
+    if not publisher.available():
         return 0
     job = _Job(messages)
     publisher.jobs.put(job)

@@ -174,7 +174,7 @@ def tarpit() -> Iterator[int]:
     server.close()
     # The hung publish now fails; later tests expect a publisher that is free.
     workers.wait_until(
-        lambda: _publish._thread is None or _publish._thread.busy_since is None,  # pyright: ignore[reportPrivateUsage]
+        lambda: _publish._thread is None or not _publish._thread.hung,  # pyright: ignore[reportPrivateUsage]
         15,
         "the publisher thread is free again",
     )

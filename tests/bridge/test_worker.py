@@ -17,7 +17,7 @@ from tests.bridge.worker_receivers import Placed, pinged, placed
 from tests.bridge.workers import Broker
 from tests.testapp.models import Note, Order
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 from celery import Celery
 from django.db import connection
+
+from django_typed_signals.bridge import _publish
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TYPED_SIGNALS_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -135,6 +137,10 @@ def publishing_to(broker: Broker) -> Iterator[Celery]:
     )
     # The default for every thread: the bridge publishes from its own.
     app.set_default()
+    # A failure in an earlier test must not keep this one off the broker.
+    publisher = _publish._thread  # pyright: ignore[reportPrivateUsage]
+    if publisher is not None:
+        publisher.resting_until = 0.0
     try:
         with override(broker.settings()):
             yield app
@@ -240,7 +246,9 @@ def worker(
         process.wait_for("ready.", timeout_s=30)
         yield process
     finally:
-        process.end()
+        # Cold shutdown, then SIGKILL: its work is checked already, and on
+        # AMQP a worker that consumed waits ~10 s for its connection to close.
+        process.end(signal.SIGQUIT, timeout_s=3)
 
 
 @contextlib.contextmanager
@@ -293,3 +301,89 @@ __all__ = [
     "wait_until",
     "worker",
 ]
+
+
+class PrivateRedis:
+    """A ``redis-server`` of one test's own, on a free port, without persistence.
+
+    Killing it loses every message it held, as a broker restarted without AOF
+    or RDB would; the shared Redis the other tests use is never touched.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: Process | None = None
+
+    def up(self) -> bool:
+        return answers("127.0.0.1", self.port, b"PING\r\n", b"+PONG")
+
+    def start(self, timeout_s: float = 10) -> None:
+        """Start it on its port (again, after ``kill()``), empty."""
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+        ]
+        self.process = Process(argv, os.environ, f"redis-server :{self.port}")
+        deadline = time.monotonic() + timeout_s
+        while not self.up():
+            if self.process.popen.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"redis-server did not answer on port {self.port} within "
+                    f"{timeout_s}s; its output:\n{self.process.output()}"
+                )
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no save; everything it held is gone."""
+        if self.process is not None:
+            self.process.end(signal.SIGKILL)
+            self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing answers them."""
+        assert self.process is not None, "freeze() needs a started server"
+        os.kill(self.process.popen.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None, "thaw() needs a started server"
+        os.kill(self.process.popen.pid, signal.SIGCONT)
+
+    def queue_length(self, queue: str) -> int:
+        """How many messages wait in ``queue`` (kombu keeps a list per queue)."""
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        try:
+            return int(client.llen(queue))
+        finally:
+            client.close()
+
+
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Generator[PrivateRedis, None, None]:
+    """A started ``PrivateRedis`` (skips when there is no ``redis-server``),
+    killed at the end whatever the test did to it."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        missing("needs the redis-server program on PATH for a private broker")
+    server = PrivateRedis(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+__all__ += ["PrivateRedis", "private_redis"]
