@@ -35,6 +35,10 @@ if _engine == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
         }
     }
+    # Workers and relays keep their connections (CONN_MAX_AGE); tests don't.
+    DATABASES["default"]["CONN_MAX_AGE"] = int(
+        os.environ.get("TYPED_SIGNALS_TEST_CONN_MAX_AGE", "0")
+    )
     DATABASES["other"] = {
         **DATABASES["default"],
         "NAME": f"{DATABASES['default']['NAME']}_other",

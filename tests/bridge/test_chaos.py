@@ -42,7 +42,7 @@ from tests.testapp.models import Note
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
-EVENTS = int(os.environ.get("TYPED_SIGNALS_CHAOS_EVENTS", "1000"))
+EVENTS = int(os.environ.get("TYPED_SIGNALS_CHAOS_EVENTS", "2000"))
 """Events of the many-events test. 2,000 take 95 to 100 s on a 2-core machine
 (two solo-pool workers run some 22 deliveries a second together): the
 default keeps the test under a minute, the variable runs more."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Generator, Iterator, Mapping
@@ -115,6 +115,7 @@ class Broker:
             "PGHOST": str(db["HOST"] or "127.0.0.1"),
             "PGPORT": str(db["PORT"] or "5432"),
             "PGUSER": str(db["USER"] or "postgres"),
+            "TYPED_SIGNALS_TEST_CONN_MAX_AGE": "60",
             "TYPED_SIGNALS_TEST_BROKER": self.url,
             "TYPED_SIGNALS_TEST_QUEUE": self.queue,
             "TYPED_SIGNALS_TEST_SETTINGS": json.dumps(typed_signals),
@@ -158,7 +159,8 @@ def override(typed_signals: Mapping[str, Any]) -> Iterator[None]:
 
 
 class Process:
-    """A subprocess whose output is read line by line while it runs."""
+    """A subprocess whose output a thread keeps reading (a worker whose pipe
+    is full blocks), line by line, while it runs."""
 
     def __init__(self, argv: list[str], env: Mapping[str, str], name: str) -> None:
         self.name = name
@@ -174,36 +176,33 @@ class Process:
             bufsize=1,
             start_new_session=True,
         )
+        self._reader = threading.Thread(target=self._read_all, daemon=True)
+        self._reader.start()
 
-    def read(self, timeout_s: float) -> str | None:
-        """The next output line, or None after ``timeout_s`` or at its end."""
+    def _read_all(self) -> None:
         stdout = self.popen.stdout
         assert stdout is not None
-        ready, _, _ = select.select([stdout], [], [], timeout_s)
-        if not ready:
-            return None
-        line = stdout.readline()
-        if not line:
-            return None
-        self.lines.append(line.rstrip("\n"))
-        return line
+        for line in stdout:
+            self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, text: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        seen = 0
         while time.monotonic() < deadline:
-            line = self.read(max(0.0, deadline - time.monotonic()))
-            if line is not None and text in line:
+            lines = self.lines[seen:]
+            if any(text in line for line in lines):
                 return
-            if line is None and self.popen.poll() is not None:
+            seen += len(lines)
+            if self.popen.poll() is not None and not self._reader.is_alive():
                 break
+            time.sleep(0.02)
         raise AssertionError(
             f"{self.name} did not print {text!r} within {timeout_s}s; its output:\n"
             + self.output()
         )
 
     def output(self) -> str:
-        while self.read(0.0) is not None:
-            pass
+        """Its last 80 lines so far."""
         return "\n".join(self.lines[-80:])
 
     def end(self, sig: int = signal.SIGTERM, timeout_s: float = 15) -> int:
@@ -215,7 +214,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(5)
-        self.output()
+        self._reader.join(5)
         return self.popen.returncode
 
 
