@@ -21,7 +21,8 @@
             # Seconds after which a published, unclaimed delivery is published
             # again (messages lost inside the broker).
             "REPUBLISH_AFTER_S": 30,
-            # The bound on the broker call in the request, in seconds.
+            # Seconds a fast-path broker call may hang before requests stop
+            # queueing behind it (they never wait for the broker).
             "PUBLISH_TIMEOUT_S": 1,
             # Seconds between two passes of the relay.
             "RELAY_INTERVAL_S": 1,

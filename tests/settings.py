@@ -25,7 +25,7 @@ INSTALLED_APPS = [
 
 _engine = os.environ.get("TYPED_SIGNALS_TEST_DB", "sqlite")
 if _engine == "postgres":
-    DATABASES = {
+    DATABASES: dict[str, dict[str, object]] = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("PGDATABASE", "typed_signals"),

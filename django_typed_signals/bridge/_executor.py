@@ -3,18 +3,19 @@
 Registering it imports no model. At send time, inside the caller's
 transaction, the send is encoded and one row is written per receiver; an
 encoding error fails the send right there and writes nothing. After the
-commit the fast path hands each row on: ``EXECUTOR = "celery"`` publishes it
-to the broker (waiting at most ``PUBLISH_TIMEOUT_S``; what is not taken is the
-relay's), ``"eager"`` runs it in this process, ``"local"`` leaves it to the
-relay. A rollback drops the rows with the data.
+commit the fast path hands each row on: ``EXECUTOR = "celery"`` queues it
+for the publisher thread (the request does not wait for the broker; what it
+does not take is the relay's), ``"eager"`` runs it in this process,
+``"local"`` leaves it to the relay. A rollback drops the rows with the data.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router, transaction
@@ -25,7 +26,7 @@ from .._registry import PendingCall, register_executor
 from .._signal import Signal
 from ..conf import get_settings
 from ._encoding import encode_send
-from ._publish import Message, publish_in_background
+from ._publish import PUBLISHER_THREAD, Message, publish_soon
 
 __all__ = ["OutboxExecutor", "executor"]
 
@@ -175,21 +176,38 @@ def _run_eagerly(delivery_id: int, lease_s: float, using: str) -> None:
 
 
 def _publish_fast(message: Message) -> None:
-    """The fast path: publish right after the commit, bounded in time."""
+    """The fast path: queue the message for the publisher thread, right after
+    the commit; the request does not wait for the broker."""
+    bridge = get_settings().bridge
+    if publish_soon(
+        [message], bound_s=bridge.publish_timeout_s, on_failure=_leave_to_relay
+    ):
+        return
+    _leave_to_relay([message])
+
+
+def _leave_to_relay(messages: Sequence[Message]) -> None:
+    """Mark rows the broker did not take for the relay's next pass (rather
+    than after ``REPUBLISH_AFTER_S``, which covers it should this fail)."""
     from . import _outbox
 
-    timeout_s = get_settings().bridge.publish_timeout_s
-    if publish_in_background([message], timeout_s=timeout_s):
-        return
-    try:  # the relay's next pass takes it, rather than after REPUBLISH_AFTER_S
-        _outbox.mark_unpublished([message.delivery_id], using=message.using)
-    except DatabaseError as exc:
-        logger.warning(
-            "delivery %s: not published, and not marked for the relay (%s): "
-            "it is republished after REPUBLISH_AFTER_S",
-            message.delivery_id,
-            exc,
-        )
+    by_database: dict[str, list[int]] = {}
+    for message in messages:
+        by_database.setdefault(message.using, []).append(message.delivery_id)
+    on_publisher_thread = threading.current_thread().name == PUBLISHER_THREAD
+    for using, ids in by_database.items():
+        try:
+            _outbox.mark_unpublished(ids, using=using)
+        except DatabaseError as exc:
+            logger.warning(
+                "deliveries %s: not published, and not marked for the relay (%s): "
+                "they are republished after REPUBLISH_AFTER_S",
+                ids,
+                exc,
+            )
+        finally:
+            if on_publisher_thread:  # rare: no connection kept open for it
+                connections[using].close()
 
 
 executor = OutboxExecutor()

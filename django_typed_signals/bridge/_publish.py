@@ -1,20 +1,24 @@
 """Handing delivery ids to Celery: one message per row, the id its only argument.
 
-The broker is called on one thread per process, the publisher thread, so
-that a caller can stop waiting: the request after its commit waits at most
-``PUBLISH_TIMEOUT_S``, and while a call is stuck (a broker that accepts and
-never answers) nobody waits at all. Whatever is not confirmed stays the
-relay's to publish; a message published twice runs once, since the worker
-claims the row. Celery is imported only here, and only when publishing.
+The broker is called on one thread per process, the publisher thread. The
+request after its commit only queues its messages there (``publish_soon()``)
+and goes on: it never waits for the broker. A broker call that runs longer
+than ``PUBLISH_TIMEOUT_S`` (a broker that accepts and never answers), or one
+that failed less than ``FAILURE_REST_S`` ago, makes callers skip the broker
+and leave their rows to the relay. What the broker did not take is handed
+back (``on_failure``) for the relay; a message published twice runs once,
+since the worker claims the row. Celery is imported only here, and only
+when publishing.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any, Protocol, cast
@@ -26,12 +30,15 @@ from ..conf import get_settings
 
 __all__ = [
     "DATABASE_HEADER",
+    "EXIT_DRAIN_S",
     "FAILURE_REST_S",
+    "PUBLISHER_THREAD",
     "TASK_NAME",
     "Message",
     "PublishError",
     "publish",
     "publish_in_background",
+    "publish_soon",
 ]
 
 logger = logging.getLogger("django_typed_signals.bridge")
@@ -45,6 +52,11 @@ DATABASE_HEADER = "typed_signals_database"
 
 FAILURE_REST_S = 1.0
 """After a failed publish, the fast path leaves rows to the relay this long."""
+
+PUBLISHER_THREAD = "typed-signals-publisher"
+
+EXIT_DRAIN_S = 2.0
+"""At interpreter exit, how long queued publishes may still take."""
 
 
 class PublishError(Exception):
@@ -133,11 +145,24 @@ def publish(messages: Sequence[Message]) -> None:
 @dataclass
 class _Job:
     messages: Sequence[Message]
+    bound_s: float
+    """How long its broker call may take before callers stop queueing."""
+    on_failure: Callable[[Sequence[Message]], None] | None = None
+    """Called on the publisher thread with what the broker did not take."""
     queued: float = field(default_factory=monotonic)
+    started: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
     abandoned: bool = False
     """Its caller stopped waiting and left the rows to the relay."""
+
+    def unsent(self) -> Sequence[Message]:
+        """What the broker did not take (all of it before the job ran)."""
+        error = self.error
+        if error is None and self.done.is_set():
+            return ()
+        sent = error.sent if isinstance(error, PublishError) else 0
+        return self.messages[sent:]
 
 
 class _PublisherThread:
@@ -150,9 +175,7 @@ class _PublisherThread:
         self.resting_until = 0.0
         """After a failed call, until when callers skip the broker."""
         self.pid = os.getpid()
-        threading.Thread(
-            target=self._serve, name="typed-signals-publisher", daemon=True
-        ).start()
+        threading.Thread(target=self._serve, name=PUBLISHER_THREAD, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
@@ -161,24 +184,53 @@ class _PublisherThread:
                 job.done.set()
                 continue
             self.current = job
+            job.started = monotonic()
             try:
+                if job.started < self.resting_until:
+                    # Queued before the failure: hand it back, don't retry now.
+                    raise PublishError("the broker failed just before; not tried")
                 publish(job.messages)
             except BaseException as exc:  # reported to the waiter
                 job.error = exc
-                self.resting_until = monotonic() + FAILURE_REST_S
+                self.resting_until = max(
+                    self.resting_until, monotonic() + FAILURE_REST_S
+                )
+                logger.warning(
+                    "publishing %d deliveries failed, left to the relay: %s",
+                    len(job.unsent()),
+                    exc,
+                )
+                if job.on_failure is not None:
+                    _report_failure(job)
             finally:
                 self.current = None
                 job.done.set()
 
     @property
     def hung(self) -> bool:
-        """A caller gave up waiting, and the call it waited for still runs."""
+        """A broker call has run longer than its bound (or its caller gave up)."""
         job = self.current
-        return job is not None and job.abandoned
+        if job is None or job.started is None:
+            return False
+        return job.abandoned or monotonic() - job.started > job.bound_s
 
     def available(self) -> bool:
         """Whether a caller should hand it a job now."""
         return not self.hung and monotonic() >= self.resting_until
+
+    def drain(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the queued jobs (at interpreter exit)."""
+        marker = _Job((), bound_s=timeout_s)
+        self.jobs.put(marker)
+        marker.done.wait(timeout_s)
+
+
+def _report_failure(job: _Job) -> None:
+    assert job.on_failure is not None
+    try:
+        job.on_failure(job.unsent())
+    except Exception:
+        logger.exception("handling a failed publish failed")
 
 
 _thread: _PublisherThread | None = None
@@ -193,7 +245,29 @@ def _publisher() -> _PublisherThread:
     with _thread_lock:  # one per process: a forked child starts its own
         if _thread is None or _thread.pid != os.getpid():
             _thread = _PublisherThread()
+            atexit.register(_thread.drain, EXIT_DRAIN_S)
         return _thread
+
+
+def publish_soon(
+    messages: Sequence[Message],
+    *,
+    bound_s: float,
+    on_failure: Callable[[Sequence[Message]], None],
+) -> bool:
+    """Hand ``messages`` to the publisher thread and return at once.
+
+    ``False`` (nothing queued) while a broker call has run longer than
+    ``bound_s``, or for ``FAILURE_REST_S`` after one failed: the caller
+    leaves the rows to the relay. A later failure of this job calls
+    ``on_failure`` with the messages the broker did not take, on the
+    publisher thread. Never raises.
+    """
+    publisher = _publisher()
+    if not publisher.available():
+        return False
+    publisher.jobs.put(_Job(messages, bound_s=bound_s, on_failure=on_failure))
+    return True
 
 
 def publish_in_background(messages: Sequence[Message], *, timeout_s: float) -> int:
@@ -203,13 +277,12 @@ def publish_in_background(messages: Sequence[Message], *, timeout_s: float) -> i
     of them, or fewer when it failed, 0 when it did not answer in time (the
     job may still complete later). 0 at once, without calling the broker,
     while a call that timed out still hangs, and for ``FAILURE_REST_S``
-    after a failed one: a broker that is down or hangs costs one request
-    the wait, not every request. Never raises.
+    after a failed one. Never raises.
     """
     publisher = _publisher()
     if not publisher.available():
         return 0
-    job = _Job(messages)
+    job = _Job(messages, bound_s=timeout_s)
     publisher.jobs.put(job)
     if not job.done.wait(timeout_s):
         job.abandoned = True
@@ -219,11 +292,4 @@ def publish_in_background(messages: Sequence[Message], *, timeout_s: float) -> i
             len(messages),
         )
         return 0
-    if job.error is not None:
-        logger.warning(
-            "publishing %d deliveries failed, left to the relay: %s",
-            len(messages),
-            job.error,
-        )
-        return job.error.sent if isinstance(job.error, PublishError) else 0
-    return len(messages)
+    return len(messages) - len(job.unsent())

@@ -99,12 +99,13 @@ def test_a_broker_killed_without_persistence_loses_no_event(tmp_path: Path) -> N
             with transaction.atomic():
                 for n in range(20):
                     counted.send(None, n=n)
+            # Rows are written as published; the publisher thread sends them.
             workers.wait_until(
-                lambda: not Delivery.objects.filter(published_at=None).exists(),
+                lambda: redis.queue_length(broker.queue) == 20,
                 10,
                 "the fast path published all 20 rows",
             )
-            assert redis.queue_length(broker.queue) == 20
+            assert not Delivery.objects.filter(published_at=None).exists()
             redis.kill()
             redis.start()
             assert redis.queue_length(broker.queue) == 0  # the messages are gone
@@ -125,10 +126,14 @@ def test_a_broker_down_at_commit_delays_and_spends_no_attempt(tmp_path: Path) ->
                 with transaction.atomic():
                     counted.send(None, n=n)
                 took.append(time.monotonic() - started)
-            assert max(took) < 1 + 1.0, took
-            assert (
-                list(Delivery.objects.values_list("status", "published_at"))
-                == [("pending", None)] * 5
+            assert max(took) < 0.5, took  # the request never waits for the broker
+            workers.wait_until(
+                lambda: (
+                    list(Delivery.objects.values_list("status", "published_at"))
+                    == [("pending", None)] * 5
+                ),
+                10,
+                "every row left to the relay",
             )
             redis.start()
             with workers.worker(broker) as worker, workers.relay(broker) as relay:
