@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 SECRET_KEY = "tests-only"
 DEBUG = False
@@ -25,7 +26,7 @@ INSTALLED_APPS = [
 
 _engine = os.environ.get("TYPED_SIGNALS_TEST_DB", "sqlite")
 if _engine == "postgres":
-    DATABASES: dict[str, dict[str, object]] = {
+    DATABASES: dict[str, dict[str, Any]] = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("PGDATABASE", "typed_signals"),
