@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Case, Count, F, Min, Q, QuerySet, When
 from django.utils import timezone
 
@@ -253,17 +253,82 @@ def claim(
     alias = _alias(using)
     when = _now(now)
     token = uuid.uuid4()
-    taken = _rows(alias, _claimable(when), pk=delivery_id).update(
-        status=_Status.RUNNING,
-        lease_until=when + timedelta(seconds=lease_s),
-        lease_token=token,
-        attempts=F("attempts") + 1,
+    lease_until = when + timedelta(seconds=lease_s)
+    if _returns_rows(alias):
+        found = _claim_returning(alias, delivery_id, when, lease_until, token)
+        if found is not None:
+            return Claim(found, token)
+    else:
+        taken = _rows(alias, _claimable(when), pk=delivery_id).update(
+            status=_Status.RUNNING,
+            lease_until=lease_until,
+            lease_token=token,
+            attempts=F("attempts") + 1,
+        )
+        found = (
+            _rows(alias, pk=delivery_id, lease_token=token).first() if taken else None
+        )
+        if found is not None:
+            return Claim(found, token)
+    _bury_expired(alias, delivery_id, when)
+    return None
+
+
+def _returns_rows(alias: str) -> bool:
+    """Whether ``UPDATE ... RETURNING`` saves the claim its second query."""
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return False
+
+
+def _claim_returning(
+    alias: str,
+    delivery_id: int,
+    when: datetime,
+    lease_until: datetime,
+    token: uuid.UUID,
+) -> Delivery | None:
+    """``claim()``'s compare-and-set as one statement that returns the row."""
+    connection = connections[alias]
+    meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
+    quote = connection.ops.quote_name
+
+    def prep(name: str, value: object) -> object:
+        return meta.get_field(name).get_db_prep_value(value, connection)
+
+    def col(name: str) -> str:
+        return quote(str(meta.get_field(name).column))
+
+    status, attempts, lease = col("status"), col("attempts"), col("lease_until")
+    columns = ", ".join(quote(str(f.column)) for f in meta.concrete_fields)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {status} = %s, {lease} = %s, "
+        f"{col('lease_token')} = %s, {attempts} = {attempts} + 1 "
+        f"WHERE {col('id')} = %s AND (({status} IN (%s, %s) AND "
+        f"{col('available_at')} <= %s) OR ({status} = %s AND {lease} < %s AND "
+        f"{attempts} < {col('max_attempts')})) RETURNING {columns}"
     )
-    if not taken:
-        _bury_expired(alias, delivery_id, when)
-        return None
-    delivery = _rows(alias, pk=delivery_id, lease_token=token).first()
-    return Claim(delivery, token) if delivery is not None else None
+    params = [
+        _Status.RUNNING.value,
+        prep("lease_until", lease_until),
+        prep("lease_token", token),
+        delivery_id,
+        _Status.PENDING.value,
+        _Status.RETRYING.value,
+        prep("available_at", when),
+        _Status.RUNNING.value,
+        prep("lease_until", when),
+    ]
+    # raw() applies the fields' converters (JSON, UUID, datetimes on SQLite);
+    # it runs in autocommit, like the UPDATE it replaces.
+    manager: Any = Delivery.objects
+    found = cast("list[Delivery]", list(manager.raw(sql, params).using(alias)))
+    return found[0] if found else None
 
 
 def _bury_expired(alias: str, delivery_id: int, when: datetime) -> None:

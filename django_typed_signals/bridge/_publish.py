@@ -180,7 +180,7 @@ class _PublisherThread:
     def _serve(self) -> None:
         while True:
             job = self.jobs.get()
-            if job.abandoned:  # the relay publishes these: fewer duplicates
+            if job.abandoned or not job.messages:  # abandoned: the relay's now
                 job.done.set()
                 continue
             self.current = job

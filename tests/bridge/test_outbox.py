@@ -711,3 +711,16 @@ def test_a_failed_attempt_is_unpublished_so_the_relay_publishes_the_retry() -> N
     mark_published([row.pk], now=at(0))
     assert fail(claimed(row, 1), "boom", now=at(1)) == "retrying"
     assert reload(row).published_at is None
+
+
+@pytest.mark.django_db
+def test_a_successful_claim_is_one_statement_where_update_returns_rows() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    row = one()
+    with CaptureQueriesContext(connection) as queries:
+        got = claim(row.pk, lease_s=LEASE, now=at(0))
+    assert got is not None and got.delivery.pk == row.pk
+    assert got.delivery.lease_token == got.token and got.attempt == 1
+    assert got.delivery.payload == {"v": 1}  # converters applied (JSON)
+    assert len(queries) == (1 if _outbox._returns_rows("default") else 2)  # pyright: ignore[reportPrivateUsage]
