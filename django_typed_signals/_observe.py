@@ -112,20 +112,33 @@ def report(
     exception: BaseException | None,
 ) -> None:
     """Tell the error handler and the observers about one finished call."""
+    handle_error(signal, receiver, exception)
+    if _observers:
+        tell_observers(
+            ReceiverCall(signal, receiver, sender, perf_counter() - started, exception)
+        )
+
+
+def handle_error(
+    signal: Signal, receiver: Callable[..., object], exception: BaseException | None
+) -> None:
+    """Hand a receiver's exception to the signal's ``on_error`` handler, if any."""
     if signal.on_error is not None and isinstance(exception, Exception):
         try:
             signal.on_error(signal, receiver, exception)
         except Exception:
             logger.exception("Error handler of signal %s failed", signal.name)
-    current = _observers
-    if not current:
-        return
-    call = ReceiverCall(signal, receiver, sender, perf_counter() - started, exception)
-    for observer in current:
+
+
+def tell_observers(call: ReceiverCall) -> None:
+    """Call every observer with ``call``; one that raises is logged, not raised."""
+    for observer in _observers:
         try:
             observer(call)
         except Exception:
-            logger.exception("Observer %r of signal %s failed", observer, signal.name)
+            logger.exception(
+                "Observer %r of signal %s failed", observer, call.signal.name
+            )
 
 
 class CallOptions(Protocol):

@@ -10,7 +10,8 @@ registry):
 * connect hooks, which see every connection before it is made and may reject
   it, take options of their own, or add guards around each call;
 * event families: payload classes that stand for a signal in ``receiver()``
-  (``lifecycle``'s ``PostSave`` and the others).
+  (``lifecycle``'s ``PostSave`` and the others);
+* ``CHECKS_TAG``, the tag every layer's system checks register under.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ._signal import Signal
 
 __all__ = [
+    "CHECKS_TAG",
     "ConnectHook",
     "ConnectRequest",
     "EventFamily",
@@ -42,6 +44,9 @@ __all__ = [
     "register_signal",
     "remove_connect_hook",
 ]
+
+CHECKS_TAG = "typed_signals"
+"""The tag of every system check of this package (``checks.TAG``)."""
 
 _lock = threading.Lock()
 _all_signals: weakref.WeakSet[Signal] = weakref.WeakSet()

@@ -51,6 +51,7 @@ from django.dispatch import Signal as DjangoSignal
 from ._groups import known_groups, unknown_group_references
 from ._introspection import discover_signals, is_typed
 from ._receivers import describe_callable
+from ._registry import CHECKS_TAG
 from ._signal import Signal
 from ._typed_signal import TypedSignal
 
@@ -62,7 +63,7 @@ __all__ = [
     "check_receivers_take_kwargs",
 ]
 
-TAG = "typed_signals"
+TAG = CHECKS_TAG
 """The tag of every check of this package: ``manage.py check --tag typed_signals``."""
 
 

@@ -30,7 +30,7 @@ from django.core.checks import CheckMessage, Error, register
 from .._connections import deref
 from .._groups import known_groups
 from .._receivers import describe_callable
-from .._registry import all_signals
+from .._registry import CHECKS_TAG, all_signals
 from .._signal import Signal
 from .._typed_signal import TypedSignal
 from ..conf import get_settings
@@ -38,9 +38,8 @@ from ._encodable import check_encodable
 
 __all__ = ["TAG", "check_celery_queues", "check_encodable_payloads", "check_routes"]
 
-# The tag of ``django_typed_signals.checks.TAG``, spelled out: that module is
-# tooling, a layer above the bridge, so the bridge may not import it.
-TAG = "typed_signals"
+TAG = CHECKS_TAG
+"""``django_typed_signals.checks.TAG`` (that module is a layer above the bridge)."""
 
 _ROUTES = "TYPED_SIGNALS['BRIDGE']['ROUTES']"
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .._connections import Connection, deref
-from .._observe import observers
+from .._observe import handle_error, observers, tell_observers
 from .._registry import all_signals
 from .._signal import Signal
 from . import _breaker, _outbox
@@ -136,32 +136,22 @@ class _Run:
         As ``_observe.report()`` does for a receiver call, with a
         ``DeliveryCall``; built only while observers are registered.
         """
-        if signal.on_error is not None and isinstance(exception, Exception):
-            try:
-                signal.on_error(signal, receiver, exception)
-            except Exception:
-                logger.exception("Error handler of signal %s failed", signal.name)
-        current = observers()
-        if not current:
+        handle_error(signal, receiver, exception)
+        if not observers():
             return
-        call = DeliveryCall(
-            signal,
-            receiver,
-            sender,
-            duration,
-            exception,
-            delivery_id=self.claim.delivery.pk,
-            attempt=self.claim.attempt,
-            outcome=outcome,
-            queue_latency=self.queue_latency,
+        tell_observers(
+            DeliveryCall(
+                signal,
+                receiver,
+                sender,
+                duration,
+                exception,
+                delivery_id=self.claim.delivery.pk,
+                attempt=self.claim.attempt,
+                outcome=outcome,
+                queue_latency=self.queue_latency,
+            )
         )
-        for observer in current:
-            try:
-                observer(call)
-            except Exception:
-                logger.exception(
-                    "Observer %r of signal %s failed", observer, signal.name
-                )
 
 
 class _LostLease(Exception):

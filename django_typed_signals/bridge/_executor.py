@@ -134,9 +134,10 @@ class OutboxExecutor:
         # a failing callback by its __qualname__, which a partial lacks.
         if publishing:
             message = Message(delivery_id, queue, using)
+            bound_s = bridge.publish_timeout_s
 
             def hand_on() -> None:
-                _publish_fast(message)
+                _publish_fast(message, bound_s)
         else:
 
             def hand_on() -> None:
@@ -175,15 +176,11 @@ def _run_eagerly(delivery_id: int, lease_s: float, using: str) -> None:
     # publishes it, as the row was written unpublished.
 
 
-def _publish_fast(message: Message) -> None:
+def _publish_fast(message: Message, bound_s: float) -> None:
     """The fast path: queue the message for the publisher thread, right after
     the commit; the request does not wait for the broker."""
-    bridge = get_settings().bridge
-    if publish_soon(
-        [message], bound_s=bridge.publish_timeout_s, on_failure=_leave_to_relay
-    ):
-        return
-    _leave_to_relay([message])
+    if not publish_soon([message], bound_s=bound_s, on_failure=_leave_to_relay):
+        _leave_to_relay([message])
 
 
 def _leave_to_relay(messages: Sequence[Message]) -> None:

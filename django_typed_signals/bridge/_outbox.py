@@ -254,24 +254,29 @@ def claim(
     when = _now(now)
     token = uuid.uuid4()
     lease_until = when + timedelta(seconds=lease_s)
-    if _returns_rows(alias):
-        found = _claim_returning(alias, delivery_id, when, lease_until, token)
-        if found is not None:
-            return Claim(found, token)
-    else:
-        taken = _rows(alias, _claimable(when), pk=delivery_id).update(
-            status=_Status.RUNNING,
-            lease_until=lease_until,
-            lease_token=token,
-            attempts=F("attempts") + 1,
-        )
-        found = (
-            _rows(alias, pk=delivery_id, lease_token=token).first() if taken else None
-        )
-        if found is not None:
-            return Claim(found, token)
+    take = _claim_returning if _returns_rows(alias) else _claim_then_read
+    found = take(alias, delivery_id, when, lease_until, token)
+    if found is not None:
+        return Claim(found, token)
     _bury_expired(alias, delivery_id, when)
     return None
+
+
+def _claim_then_read(
+    alias: str,
+    delivery_id: int,
+    when: datetime,
+    lease_until: datetime,
+    token: uuid.UUID,
+) -> Delivery | None:
+    """``claim()``'s compare-and-set as an UPDATE, then the row it took."""
+    taken = _rows(alias, _claimable(when), pk=delivery_id).update(
+        status=_Status.RUNNING,
+        lease_until=lease_until,
+        lease_token=token,
+        attempts=F("attempts") + 1,
+    )
+    return _rows(alias, pk=delivery_id, lease_token=token).first() if taken else None
 
 
 def _returns_rows(alias: str) -> bool:
