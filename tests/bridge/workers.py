@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from django.db import connection
+from django.test import override_settings
 
 from django_typed_signals.bridge import _publish
 
@@ -54,29 +55,37 @@ def answers(host: str, port: int, hello: bytes, expect: bytes) -> bool:
         return False
 
 
-def require_redis(url: str = REDIS_URL) -> str:
+def _require(url: str, what: str, port: int, hello: bytes, expect: bytes) -> str:
+    """``url`` when its server answers ``hello`` with ``expect``; else missing()."""
     from kombu.utils.url import url_to_parts
 
     parts = url_to_parts(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
-    if not answers(host, port, b"PING\r\n", b"+PONG"):
-        missing(f"needs Redis at {host}:{port} (TYPED_SIGNALS_TEST_REDIS)")
+    host, port = parts.hostname or "127.0.0.1", parts.port or port
+    if not answers(host, port, hello, expect):
+        missing(f"needs {what} at {host}:{port}")
     return url
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    return _require(
+        url, "Redis (TYPED_SIGNALS_TEST_REDIS)", 6379, b"PING\r\n", b"+PONG"
+    )
 
 
 def require_rabbitmq(url: str = RABBITMQ_URL) -> str:
-    from kombu.utils.url import url_to_parts
-
-    parts = url_to_parts(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
-    if not answers(host, port, b"AMQP\x00\x00\x09\x01", b"\x01"):
-        missing(f"needs RabbitMQ at {host}:{port} (TYPED_SIGNALS_TEST_RABBITMQ)")
-    return url
+    # Any Connection.Start method frame (b"\x01") answers the protocol header.
+    return _require(
+        url,
+        "RabbitMQ (TYPED_SIGNALS_TEST_RABBITMQ)",
+        5672,
+        b"AMQP\x00\x00\x09\x01",
+        b"\x01",
+    )
 
 
 def require_postgres() -> None:
     if connection.vendor != "postgresql":
-        pytest.skip(
+        missing(
             "needs PostgreSQL: a worker process cannot see an in-memory SQLite "
             "database (TYPED_SIGNALS_TEST_DB=postgres; the -pg tox environments "
             "run these tests)"
@@ -143,19 +152,11 @@ def publishing_to(broker: Broker) -> Iterator[Celery]:
     if publisher is not None:
         publisher.resting_until = 0.0
     try:
-        with override(broker.settings()):
+        with override_settings(TYPED_SIGNALS=broker.settings()):
             yield app
     finally:
         _state.set_default_app(previous)
         app.close()
-
-
-@contextlib.contextmanager
-def override(typed_signals: Mapping[str, Any]) -> Iterator[None]:
-    from django.test import override_settings
-
-    with override_settings(TYPED_SIGNALS=dict(typed_signals)):
-        yield
 
 
 class Process:
@@ -291,7 +292,6 @@ __all__ = [
     "Process",
     "free_port",
     "missing",
-    "override",
     "publishing_to",
     "relay",
     "require_postgres",
