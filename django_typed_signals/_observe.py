@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiref.sync import iscoroutinefunction
 
+from ._audit import carrying_audit
 from ._receivers import describe_callable
 from ._registry import PendingCall, all_signals, register_executor
 
@@ -32,6 +34,8 @@ __all__ = [
     "Observer",
     "ReceiverCall",
     "add_observer",
+    "commit_alias",
+    "committing_on",
     "observers",
     "remove_observer",
     "schedule_send",
@@ -325,13 +329,40 @@ class _OnCommit:
         # Django logs a robust callback's __qualname__: name the receiver.
         call_after_commit.__qualname__ = describe_callable(call.receiver)[0]
         transaction.on_commit(
-            call_after_commit, using=database_of(call.named.get("payload")), robust=True
+            carrying_audit(call_after_commit),
+            using=commit_alias(database_of(call.named.get("payload"))),
+            robust=True,
         )
         return None
 
 
 register_executor("inline", _Inline())
 register_executor("on_commit", _OnCommit())
+
+
+_commit_alias: ContextVar[str | None] = ContextVar(
+    "typed_signals_commit_alias", default=None
+)
+
+
+def commit_alias(using: str | None) -> str | None:
+    """``using``, else the database of the enclosing ``@service``, if any.
+
+    After-commit work that names no database waits for the service's own
+    commit, not for the default database's (which may have no transaction
+    open, and would run it at once).
+    """
+    return using if using is not None else _commit_alias.get()
+
+
+@contextmanager
+def committing_on(using: str | None) -> Generator[None, None, None]:
+    """Make ``using`` the database after-commit work waits for, in the block."""
+    token = _commit_alias.set(using)
+    try:
+        yield
+    finally:
+        _commit_alias.reset(token)
 
 
 def database_of(payload: object) -> str | None:
@@ -368,7 +399,7 @@ def schedule_send(
     def send_after_commit() -> None:
         getattr(signal, method_name)(*args, **named)
 
-    transaction.on_commit(send_after_commit, using=using)
+    transaction.on_commit(carrying_audit(send_after_commit), using=commit_alias(using))
 
 
 def unwrapping(method: Callable[..., Any]) -> Callable[..., Any]:

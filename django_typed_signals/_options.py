@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CORE_OPTIONS",
     "EXECUTOR_OPTIONS",
+    "HOOK_OPTIONS",
     "AllConnectOptions",
     "BridgedReceiverOptions",
     "ConnectOptions",
@@ -43,6 +44,9 @@ class _CallOptions(TypedDict, total=False):
     """Seconds an async receiver may take before it fails with ``TimeoutError``."""
     on_commit: bool
     """Call after the current transaction commits: ``run="on_commit"``."""
+    read_only: bool
+    """Side-effect-only: a database write inside the call is refused or
+    logged (``services``; ``False`` opts out of ``READ_ONLY_GROUPS``)."""
 
 
 class ConnectOptions(_CallOptions, total=False):
@@ -88,7 +92,9 @@ class BridgedReceiverOptions(_CallOptions, ExecutorOptions, total=False):
     dispatch_uid: object
 
 
-CORE_OPTIONS = frozenset(ConnectOptions.__optional_keys__)
+HOOK_OPTIONS = frozenset({"read_only"})
+"""Declared here for the type checkers, taken by a connect hook (``services``)."""
+CORE_OPTIONS = frozenset(ConnectOptions.__optional_keys__) - HOOK_OPTIONS
 EXECUTOR_OPTIONS = frozenset(ExecutorOptions.__optional_keys__)
 
 
@@ -143,6 +149,12 @@ def read_options(
     for key in run_options:
         if key in executor.options:
             continue
+        if key in HOOK_OPTIONS:
+            raise ValueError(
+                f"{signal.name}: {key}= is taken by django_typed_signals.services, "
+                "which is not loaded: add 'django_typed_signals' to INSTALLED_APPS "
+                "(or import django_typed_signals.services) before connecting"
+            )
         if key not in EXECUTOR_OPTIONS:
             raise TypeError(f"{method}() got an unexpected keyword argument {key!r}")
         takers = [n for n in known_executors() if key in _options_of(n)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from asgiref.sync import sync_to_async
 from django.dispatch import Signal as DjangoSignal
 from django.dispatch.dispatcher import NO_RECEIVERS
 from django.dispatch.dispatcher import logger as django_dispatch_logger
@@ -197,4 +198,22 @@ class Sending(DjangoSignal):
             return
         schedule_send(
             self._signal, "send_robust" if robust else "send", using, sender, **named
+        )
+
+    async def asend_on_commit(
+        self,
+        sender: object,
+        *,
+        using: str | None = None,
+        robust: bool = False,
+        **named: Any,
+    ) -> None:
+        """``send_on_commit`` from async code.
+
+        Scheduled from the thread Django's async ORM calls run in, so that it
+        waits for the transaction those calls are in (an async ``@service``'s),
+        and keeps its place among their own after-commit work.
+        """
+        await sync_to_async(self.send_on_commit, thread_sensitive=True)(
+            sender, using=using, robust=robust, **named
         )

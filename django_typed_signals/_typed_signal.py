@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.dispatch import Signal as DjangoSignal
 
 from ._connections import NO_RECEIVERS, make_id
@@ -193,3 +194,20 @@ class TypedSignal(Signal, Generic[P]):
                 schedule_send(self, "_call_taps", using, sender, (payload,), {})
             return
         schedule_send(self, "send_robust" if robust else "send", using, sender, payload)
+
+    async def asend_on_commit(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+        self,
+        sender: object,
+        payload: P,
+        *,
+        using: str | None = None,
+        robust: bool = False,
+    ) -> None:
+        """``send_on_commit`` from async code; see ``Signal.asend_on_commit``."""
+        if type(payload) is not self.payload_type and not isinstance(
+            payload, self.payload_type
+        ):
+            raise self._wrong_payload(payload)
+        await sync_to_async(self.send_on_commit, thread_sensitive=True)(
+            sender, payload, using=using, robust=robust
+        )

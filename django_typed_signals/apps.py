@@ -21,7 +21,10 @@ class TypedSignalsConfig(AppConfig):
         from ._observe import add_observer
         from .builtin import connect_builtin_bridges
         from .lifecycle._wiring import connect_pending_bridges
+        from .services._read_only import install, note_read_only_groups
 
+        install()  # read_only= on receivers, before any signals module connects
+        note_read_only_groups()
         adopt_django_signals()
         connect_builtin_bridges()
         config = get_settings()

@@ -20,6 +20,11 @@ id                      problem
 ``typed_signals.E303``  a ``queue=`` or routed queue that the Celery app does
                         not declare, while it declares its queues and does not
                         create missing ones (``bridge._checks``)
+``typed_signals.E401``  a ``Transitions`` map (or ``initial=``) names a state
+                        missing from the field's ``choices``
+                        (``services._transition_checks``)
+``typed_signals.E402``  a ``Transitions`` field is not a concrete field of
+                        its model (``services._transition_checks``)
 ======================  =====================================================
 
 Each layer of the package owns a range of ids, in the order of its layers:

@@ -9,6 +9,15 @@
         "AUTODISCOVER_MODULES": ["signals"],
         # Dotted paths of observers, see ``add_observer()``.
         "OBSERVERS": [],
+        # Signal groups whose receivers are side-effect-only: they may read
+        # the database, never write to it (``receiver(..., read_only=True)``
+        # declares one receiver; ``read_only=False`` opts one out).
+        "READ_ONLY_GROUPS": [],
+        # What a read-only receiver's write does: "raise" (ReadOnlyReceiverError,
+        # the statement does not run), "warn" (a logged warning, it runs) or
+        # "off". None: "raise" when DEBUG is on or under Django's test
+        # environment, else "warn".
+        "READ_ONLY_RECEIVERS": None,
         # The bridge: receivers connected with run="celery".
         "BRIDGE": {
             # Who runs the delivery rows: "eager" (in the sending process, right
@@ -53,6 +62,7 @@ from django.utils.module_loading import import_string
 __all__ = ["BridgeSettings", "TypedSignalsSettings", "get_settings", "import_observers"]
 
 EXECUTORS = ("eager", "local", "celery")
+READ_ONLY_MODES = ("raise", "warn", "off")
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,9 @@ class TypedSignalsSettings:
     autodiscover: bool = True
     autodiscover_modules: tuple[str, ...] = ("signals",)
     observers: tuple[str, ...] = ()
+    read_only_groups: frozenset[str] = frozenset()
+    read_only_receivers: str | None = None
+    """``"raise"``, ``"warn"``, ``"off"``, or None for the DEBUG/tests default."""
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
 
 
@@ -122,7 +135,14 @@ def _validated(value: object) -> TypedSignalsSettings:
     if not isinstance(value, dict):
         raise ImproperlyConfigured(f"TYPED_SIGNALS must be a dict, got {value!r}")
     raw = cast("dict[str, object]", value)
-    known = {"AUTODISCOVER", "AUTODISCOVER_MODULES", "BRIDGE", "OBSERVERS"}
+    known = {
+        "AUTODISCOVER",
+        "AUTODISCOVER_MODULES",
+        "BRIDGE",
+        "OBSERVERS",
+        "READ_ONLY_GROUPS",
+        "READ_ONLY_RECEIVERS",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ImproperlyConfigured(
@@ -134,6 +154,12 @@ def _validated(value: object) -> TypedSignalsSettings:
         raise ImproperlyConfigured(
             f"TYPED_SIGNALS['AUTODISCOVER'] must be True or False, got {autodiscover!r}"
         )
+    read_only = raw.get("READ_ONLY_RECEIVERS")
+    if read_only is not None and read_only not in READ_ONLY_MODES:
+        raise ImproperlyConfigured(
+            f"TYPED_SIGNALS['READ_ONLY_RECEIVERS'] must be one of "
+            f"{', '.join(map(repr, READ_ONLY_MODES))} or None, got {read_only!r}"
+        )
     return TypedSignalsSettings(
         autodiscover=autodiscover,
         autodiscover_modules=_strings(
@@ -141,6 +167,10 @@ def _validated(value: object) -> TypedSignalsSettings:
             raw.get("AUTODISCOVER_MODULES", defaults.autodiscover_modules),
         ),
         observers=_strings("OBSERVERS", raw.get("OBSERVERS", defaults.observers)),
+        read_only_groups=frozenset(
+            _strings("READ_ONLY_GROUPS", raw.get("READ_ONLY_GROUPS", []))
+        ),
+        read_only_receivers=read_only,
         bridge=_bridge(raw.get("BRIDGE", {})),
     )
 

@@ -28,6 +28,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
 from django.db.models import DEFERRED, Model, QuerySet
 
+from .._audit import EMPTY, AuditContext
 from ..lifecycle._baseline import NOT_LOADED
 from ..lifecycle._payloads import (
     NO_CHANGES,
@@ -42,7 +43,7 @@ from ._encoding import (
     field_path,
 )
 
-__all__ = ["decode_send"]
+__all__ = ["decode_audit", "decode_send"]
 
 
 def decode_send(data: Mapping[str, Any]) -> tuple[object, dict[str, Any]]:
@@ -70,6 +71,42 @@ def decode_send(data: Mapping[str, Any]) -> tuple[object, dict[str, Any]]:
             f"cannot decode {field_path(where, err.path)}: {err.reason}"
         ) from None
     return sender, named
+
+
+def decode_audit(data: Mapping[str, Any]) -> AuditContext:
+    """The audit context a stored send happened under (empty when none).
+
+    Its actor is read again like a model payload; one deleted since makes
+    the row undecodable (``DecodingError``), as a deleted payload row does.
+    """
+    stored = data.get("a")
+    if stored is None:
+        return EMPTY
+    if type(stored) is not dict:
+        raise DecodingError("malformed stored send: the audit context is not an object")
+    where = "actor"
+    try:
+        decoded: dict[str, Any] = {}
+        for where in ("actor", "organization", "trace_id", "extra"):
+            decoded[where] = _decode(stored.get(where))
+        where = "tags"
+        context = AuditContext(
+            actor=decoded["actor"],
+            organization=decoded["organization"],
+            tags=frozenset(stored.get("tags") or ()),
+            trace_id=decoded["trace_id"],
+            extra=decoded["extra"] or {},
+        )
+    except Unreadable as err:
+        raise DecodingError(
+            f"cannot decode the audit context's {field_path(where, err.path)}: "
+            f"{err.reason}"
+        ) from None
+    except TypeError as err:
+        raise DecodingError(
+            f"cannot decode the audit context's {where}: {err}"
+        ) from None
+    return context
 
 
 # --- decoding -------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Literal, cast
@@ -19,16 +20,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .._audit import audit_var
 from .._connections import Connection, deref
 from .._observe import handle_error, observers, tell_observers
 from .._registry import all_signals
 from .._signal import Signal
 from . import _breaker, _outbox
-from ._decoding import decode_send
+from ._decoding import decode_audit, decode_send
 from ._encoding import DecodingError
 from ._info import DeliveryCall, DeliveryInfo
 
-__all__ = ["Outcome", "options_of", "run_delivery"]
+__all__ = ["Outcome", "connection_of", "run_delivery"]
 
 logger = logging.getLogger("django_typed_signals.bridge")
 
@@ -67,6 +69,7 @@ def run_delivery(
         receiver = _receiver_at(delivery.receiver)
         signal = _signal_named(delivery.signal)
         sender, named = decode_send(delivery.payload)
+        context = decode_audit(delivery.payload)
     except DecodingError as exc:
         duration = perf_counter() - started
         buried = _outbox.bury(claim, f"cannot decode the delivery: {exc}", using=using)
@@ -76,7 +79,11 @@ def run_delivery(
             run.report(signal, receiver, None, duration, exc, outcome)
         return "dead"
     info = DeliveryInfo(id=delivery.pk, attempt=delivery.attempts, key=delivery.key)
-    options = options_of(signal, receiver, sender)
+    connection = connection_of(signal, receiver, sender)
+    options: Mapping[str, object] = (
+        connection.run_options if connection is not None else {}
+    )
+    guards = connection.guards if connection is not None else ()
     own_lease = cast("float | None", options.get("lease"))
     # Known only now that the receiver is: the claim took the default.
     if (
@@ -85,16 +92,18 @@ def run_delivery(
         and not _outbox.extend(claim, lease_s=float(own_lease), using=using)
     ):
         return "skipped"
+    named["delivery"] = info
     started = perf_counter()
+    token = audit_var.set(context)
     try:
         if options.get("atomic"):
             with transaction.atomic(using=using):
-                receiver(signal=signal, sender=sender, delivery=info, **named)
+                _call(receiver, signal, sender, named, guards)
                 if not _outbox.complete(claim, using=using):
                     # Another worker took the row over: roll the effect back.
                     raise _LostLease
         else:
-            receiver(signal=signal, sender=sender, delivery=info, **named)
+            _call(receiver, signal, sender, named, guards)
             _outbox.complete(claim, using=using)
     except _LostLease:
         run.report(signal, receiver, sender, perf_counter() - started, None, "skipped")
@@ -109,6 +118,8 @@ def run_delivery(
         run.report(signal, receiver, sender, duration, exc, outcome)
         _breaker.record_failure(delivery.receiver, using=using, trial=admission.trial)
         return outcome
+    finally:
+        audit_var.reset(token)
     run.report(signal, receiver, sender, perf_counter() - started, None, "done")
     if admission.tracked:
         _breaker.record_success(delivery.receiver, using=using)
@@ -158,10 +169,28 @@ class _LostLease(Exception):
     """The row's lease was taken by another worker while this one ran."""
 
 
-def options_of(
+def _call(
+    receiver: Callable[..., Any],
+    signal: Signal,
+    sender: object,
+    named: dict[str, Any],
+    guards: tuple[Callable[[], AbstractContextManager[object]], ...],
+) -> None:
+    """The receiver call, inside the guards its connection has (read-only)."""
+    if not guards:
+        receiver(signal=signal, sender=sender, **named)
+        return
+    with ExitStack() as stack:
+        for guard in guards:
+            stack.enter_context(guard())
+        receiver(signal=signal, sender=sender, **named)
+
+
+def connection_of(
     signal: Signal, receiver: Callable[..., Any], sender: object
-) -> Mapping[str, object]:
-    """The bridge options (``atomic=``, ``lease=``...) ``receiver`` connected with.
+) -> Connection | None:
+    """The connection ``receiver`` was made with: its bridge options
+    (``atomic=``, ``lease=``...) and guards.
 
     Read from the live connection, so a deploy that changes them applies to
     rows written before it. Several connections (stacked decorators): the one
@@ -174,8 +203,8 @@ def options_of(
     ]
     for connection in found:
         if deref(connection.sender) is sender:
-            return connection.run_options
-    return found[0].run_options if found else {}
+            return connection
+    return found[0] if found else None
 
 
 def _signal_named(name: str) -> Signal:

@@ -8,7 +8,8 @@ sender and the keyword arguments; a row that can no longer be read raises
 crashing the worker. A ``DatabaseError`` while re-reading a row is not a
 decoding error: it propagates, and the delivery runs again later.
 
-The format. A send is ``{"v": 1, "s": <sender>, "k": {<name>: <value>}}``.
+The format. A send is ``{"v": 1, "s": <sender>, "k": {<name>: <value>}}``, plus
+``"a"``, the audit context (``encode_audit``), when one was set.
 ``None``, bools, ints, finite floats, strings and lists are stored as JSON
 has them; a dict with str keys is a JSON object. Every other value is an
 object whose ``"$t"`` key names its kind:
@@ -83,6 +84,7 @@ from django.apps import apps
 from django.db import router
 from django.db.models import Model, QuerySet
 
+from .._audit import AuditContext
 from ..lifecycle._baseline import NOT_LOADED, is_expression
 from ..lifecycle._payloads import (
     FieldChange,
@@ -100,6 +102,7 @@ __all__ = [
     "Unreadable",
     "class_path",
     "constructor_needs",
+    "encode_audit",
     "encode_send",
     "field_path",
     "model_label",
@@ -201,6 +204,30 @@ def encode_send(
                 f"({err.type_name}): {err.reason}"
             ) from None
     return {"v": FORMAT, "s": encoded_sender, "k": arguments}
+
+
+def encode_audit(signal_name: str, context: AuditContext) -> dict[str, Any]:
+    """The audit context a send happened under, for ``"a"`` of a stored send.
+
+    The actor (and an organization that is a model) travel by reference,
+    like model payloads; ``tags`` as a sorted list.
+    """
+    fields = {
+        "actor": context.actor,
+        "organization": context.organization,
+        "trace_id": context.trace_id,
+        "extra": dict(context.extra),
+    }
+    encoded: dict[str, Any] = {"tags": sorted(context.tags)}
+    for name, value in fields.items():
+        try:
+            encoded[name] = _encode(value)
+        except Refused as err:
+            raise EncodingError(
+                f"{signal_name}: cannot encode the audit context's "
+                f"{field_path(name, err.path)} ({err.type_name}): {err.reason}"
+            ) from None
+    return encoded
 
 
 # --- encoding -------------------------------------------------------------

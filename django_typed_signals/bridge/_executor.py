@@ -20,12 +20,13 @@ from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router, transaction
 
-from .._observe import database_of, unwrap
+from .._audit import current_context
+from .._observe import commit_alias, database_of, unwrap
 from .._receivers import describe_callable
 from .._registry import PendingCall, register_executor
 from .._signal import Signal
 from ..conf import get_settings
-from ._encoding import encode_send
+from ._encoding import encode_audit, encode_send
 from ._publish import PUBLISHER_THREAD, Message, publish_soon
 
 __all__ = ["OutboxExecutor", "executor"]
@@ -101,6 +102,9 @@ class OutboxExecutor:
 
         signal = call.signal
         encoded = encode_send(signal.name, call.sender, call.named)
+        context = current_context()
+        if context:
+            encoded["a"] = encode_audit(signal.name, context)
         options = call.run_options
         bridge = get_settings().bridge
         queue = str(
@@ -151,11 +155,12 @@ class OutboxExecutor:
 def _database_for(payload: object) -> str:
     """Where the rows go: into the transaction the send happens in.
 
-    A model payload names its database. Otherwise the one database with an
-    open transaction, so that ``atomic(using="other")`` keeps its rows (and
-    their run) until its own commit; else where the router writes deliveries.
+    A model payload names its database; else the enclosing ``@service``'s.
+    Otherwise the one database with an open transaction, so that
+    ``atomic(using="other")`` keeps its rows (and their run) until its own
+    commit; else where the router writes deliveries.
     """
-    declared = database_of(payload)
+    declared = commit_alias(database_of(payload))
     if declared is not None:
         return declared
     open_blocks = [alias for alias in connections if connections[alias].in_atomic_block]

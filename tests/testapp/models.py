@@ -108,3 +108,26 @@ class GiftOrder(Order):
 
     class Meta:
         app_label = "testapp"
+
+
+class Article(models.Model):
+    """A status with choices: the transitions tests' model."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        REVIEW = "review"
+        PUBLISHED = "published"
+        ARCHIVED = "archived"
+
+    title = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+
+    objects: ClassVar[models.Manager[Article]] = models.Manager()
+
+    class Meta:
+        app_label = "testapp"
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
