@@ -693,6 +693,59 @@ def connect_cases() -> list:
     ]
 
 
+_KEEP: list = []
+
+
+def read_only_cases() -> list:
+    """``services``' read-only guard: free for receivers that do not have it.
+
+    Measured last: importing ``services`` registers its connect hook, as
+    ``INSTALLED_APPS`` does in a project, and the cases before run without it.
+    """
+    section = "Read-only receivers (services' connect hook registered)"
+
+    def services():
+        import django_typed_signals.services  # noqa: F401  # registers the hook
+
+    def plain_with_hook():
+        services()
+        # A read-only receiver elsewhere in the process: its guard is its own.
+        elsewhere = dts.Signal()
+        elsewhere.connect(r0, read_only=True)
+        _KEEP.append(elsewhere)
+        sides = {
+            "django": send_side(connect_all(DjangoSignal(), SYNC_RECEIVERS)),
+            "ours": send_side(connect_all(dts.Signal(), SYNC_RECEIVERS)),
+        }
+        if blinker is not None:
+            sides["blinker"] = send_side(blinker_signal(SYNC_RECEIVERS))
+        return sides
+
+    def one_read_only():
+        services()
+        ours = dts.Signal()
+        ours.connect(SYNC_RECEIVERS[0], read_only=True)
+        for each in SYNC_RECEIVERS[1:]:
+            ours.connect(each)
+        return {
+            "django": send_side(connect_all(DjangoSignal(), SYNC_RECEIVERS)),
+            "ours": send_side(ours),
+        }
+
+    def connect_with_hook():
+        services()
+        return {
+            "django": connect_side(connect_all(DjangoSignal(), SYNC_RECEIVERS), fresh),
+            "ours": connect_side(connect_all(dts.Signal(), SYNC_RECEIVERS), fresh),
+        }
+
+    return [
+        Case(section, "10 receivers, none read-only", plain_with_hook, gated=True),
+        Case(section, "10 receivers, 1 read-only (info)", one_read_only, target=None),
+        Case(section, "connect + disconnect (info)", connect_with_hook, target=None),
+    ]
+
+
 def all_cases() -> list:
     return (
         sync_cases("Signal(): send", use_caching=False, gated=True)
@@ -705,6 +758,7 @@ def all_cases() -> list:
         + typed_cases()
         + async_cases()
         + connect_cases()
+        + read_only_cases()
     )
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Generator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ from django.core import mail
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.dispatch import receiver
+from django.test.signals import setting_changed
 
 from .._groups import note_group_references
 from .._receivers import describe_callable
@@ -124,18 +126,37 @@ def _first_words(sql: object, limit: int = 60) -> str:
 # -- the mode -------------------------------------------------------------
 
 
+_configured: tuple[str | None, bool] | None = None  # (the setting, DEBUG)
+
+
 def read_only_mode() -> str:
     """``READ_ONLY_RECEIVERS``; unset: "raise" under DEBUG or tests, else "warn".
 
     "Under tests" is Django's test environment (``setup_test_environment()``,
     which Django's runner and pytest-django call; it sets ``mail.outbox``).
+    Read on every guarded call: the settings part is kept until a
+    ``setting_changed`` says otherwise.
     """
-    mode = get_settings().read_only_receivers
+    global _configured
+    configured = _configured
+    if configured is None:
+        configured = _configured = (
+            get_settings().read_only_receivers,
+            bool(django_settings.DEBUG),
+        )
+    mode, debug = configured
     if mode is not None:
         return mode
-    if django_settings.DEBUG or getattr(mail, "outbox", None) is not None:
+    if debug or getattr(mail, "outbox", None) is not None:
         return "raise"
     return "warn"
+
+
+@receiver(setting_changed, dispatch_uid="django_typed_signals.read_only_mode")
+def _forget_mode(*, setting: str, **kwargs: object) -> None:
+    global _configured
+    if setting in ("TYPED_SIGNALS", "DEBUG"):
+        _configured = None
 
 
 # -- the guard ------------------------------------------------------------
@@ -190,18 +211,28 @@ def _add_to(connection: BaseDatabaseWrapper) -> bool:
     return True
 
 
-@contextmanager
-def _guarding(receiver: str, signal: str) -> Generator[None, None, None]:
-    mode = read_only_mode()
-    if mode == "off":
-        yield
-        return
-    token = _scope.set(_Scope(receiver, signal, raises=mode == "raise"))
-    added = [c for c in connections.all() if _add_to(c)]
-    try:
-        yield
-    finally:
-        for connection in added:
+class _Guarding:
+    """One guarded call: the scope set, the statement check on every connection."""
+
+    __slots__ = ("_added", "_scopes", "_token")
+
+    def __init__(self, scopes: tuple[_Scope, _Scope]) -> None:
+        self._scopes = scopes  # (warning, raising)
+        self._token: Token[_Scope | None] | None = None
+        self._added: list[BaseDatabaseWrapper] = []
+
+    def __enter__(self) -> None:
+        mode = read_only_mode()
+        if mode == "off":
+            return
+        self._token = _scope.set(self._scopes[mode == "raise"])
+        self._added = [c for c in connections.all() if _add_to(c)]
+
+    def __exit__(self, *exc_info: object) -> None:
+        token = self._token
+        if token is None:
+            return
+        for connection in self._added:
             connection.execute_wrappers.remove(_check_statement)
         _scope.reset(token)
 
@@ -262,10 +293,13 @@ def _read_only_hook(request: ConnectRequest) -> None:
     if not declared:
         return
     receiver_name = describe_callable(request.receiver)[0]
-    signal_name = request.signal.name
+    scopes = (
+        _Scope(receiver_name, request.signal.name, raises=False),
+        _Scope(receiver_name, request.signal.name, raises=True),
+    )
 
     def guard() -> AbstractContextManager[None]:
-        return _guarding(receiver_name, signal_name)
+        return _Guarding(scopes)
 
     request.guards.append(guard)
     if iscoroutinefunction(request.receiver):

@@ -8,12 +8,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from django_typed_signals.bridge._publish import Message, publish
 from django_typed_signals.models import Delivery
+from django_typed_signals.services import audit
 from tests.bridge import workers
-from tests.bridge.worker_receivers import Placed, pinged, placed
+from tests.bridge.worker_receivers import Placed, audited, pinged, placed
 from tests.bridge.workers import Broker
 from tests.testapp.models import Note, Order
 
@@ -56,6 +58,28 @@ def test_a_worker_runs_the_receiver_once_after_commit(broker: Broker) -> None:
     assert effects("placed") == [f"placed 1 {order.pk} {row.key}"]
     assert effects("ping") == ["ping 7"]
     assert row.attempts == 1
+
+
+def test_the_worker_restores_the_audit_context_of_the_send(broker: Broker) -> None:
+    """The actor travels by reference: the worker reads the user again."""
+    alice = User.objects.create_user("alice")
+    with workers.worker(broker) as process:
+        order = Order.objects.create()
+        with (
+            audit(actor=alice, organization=7, tags=("sync", "api"), trace_id="t1"),
+            transaction.atomic(),
+        ):
+            audited.send(Order, Placed(order, 3))
+        User.objects.filter(pk=alice.pk).update(username="alice-renamed")
+        with audit(tags=("other",)), transaction.atomic():
+            audited.send(Order, Placed(order, 4))
+        workers.wait_until(
+            lambda: len(effects("audit")) == 2, 20, "both ran", process=process
+        )
+    assert effects("audit") == [
+        "audit 3 actor=alice-renamed org=7 tags=api,sync trace=t1",
+        "audit 4 actor=None org=None tags=other trace=None",
+    ]
 
 
 def test_a_rollback_publishes_nothing_and_the_worker_runs_nothing(
