@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import BreakerState
+from ._outbox import BreakerSeen
 
 __all__ = [
     "Admission",
@@ -185,8 +186,10 @@ def admit(
     lease_s: float,
     using: str | None = None,
     now: datetime | None = None,
+    seen: BreakerSeen | None = None,
 ) -> Admission:
-    """May a claimed delivery of ``receiver`` run? One SELECT when healthy.
+    """May a claimed delivery of ``receiver`` run? Nothing more to read when
+    healthy, if the claim read the breaker row (``seen``), else one SELECT.
 
     While paused: wait. Once the pause is over (half-open), the first worker
     to ask becomes the trial: it moves the pause to the end of its lease with
@@ -195,16 +198,18 @@ def admit(
     """
     alias = _alias(using)
     when = _now(now)
-    state = _rows(alias, receiver=receiver).first()
-    if state is None:
+    if seen is None:
+        state = _rows(alias, receiver=receiver).first()
+        seen = BreakerSeen(state is not None, state.paused_until if state else None)
+    if not seen.exists:
         return Admission("run", tracked=False)
-    until = state.paused_until
+    until = seen.paused_until
     if until is None:
         return Admission("run", tracked=True)
     if until > when:
         return Admission("wait", tracked=True, paused_until=until)
     trial_until = when + timedelta(seconds=lease_s)
-    taken = _rows(alias, pk=state.pk, paused_until=until).update(
+    taken = _rows(alias, receiver=receiver, paused_until=until).update(
         paused_until=trial_until, updated_at=when
     )
     if taken:

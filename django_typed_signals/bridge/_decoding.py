@@ -76,8 +76,9 @@ def decode_send(data: Mapping[str, Any]) -> tuple[object, dict[str, Any]]:
 def decode_audit(data: Mapping[str, Any]) -> AuditContext:
     """The audit context a stored send happened under (empty when none).
 
-    Its actor is read again like a model payload; one deleted since makes
-    the row undecodable (``DecodingError``), as a deleted payload row does.
+    Its actor (and an organization that is a model instance) is read again
+    like a model payload; one deleted since makes the row undecodable
+    (``DecodingError``), as a deleted payload row does.
     """
     stored = data.get("a")
     if stored is None:

@@ -55,7 +55,9 @@ def run_delivery(
     if claim is None:
         return "skipped"
     delivery = claim.delivery
-    admission = _breaker.admit(delivery.receiver, lease_s=lease_s, using=using)
+    admission = _breaker.admit(
+        delivery.receiver, lease_s=lease_s, using=using, seen=claim.breaker
+    )
     if admission.verdict == "wait":
         until = admission.paused_until or claimed_at
         _outbox.release(claim, until=until, using=using)

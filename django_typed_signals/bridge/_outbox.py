@@ -19,11 +19,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, Literal, TypedDict, cast
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Case, Count, F, Min, Q, QuerySet, When
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..models import Delivery
 
@@ -31,6 +34,7 @@ __all__ = [
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
     "MAX_ERROR_CHARS",
+    "BreakerSeen",
     "Claim",
     "NewDelivery",
     "StatusCounts",
@@ -144,11 +148,24 @@ class NewDelivery:
 
 
 @dataclass(frozen=True)
+class BreakerSeen:
+    """The receiver's circuit breaker row as the claim's statement read it."""
+
+    exists: bool
+    paused_until: datetime | None
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A worker's hold on a row: the row as claimed and the lease's token."""
+    """A worker's hold on a row: the row as claimed and the lease's token.
+
+    ``breaker``: the receiver's breaker row, read by the same statement where
+    the database returns rows from an UPDATE (None where it was not read).
+    """
 
     delivery: Delivery
     token: uuid.UUID
+    breaker: BreakerSeen | None = None
 
     @property
     def attempt(self) -> int:
@@ -254,10 +271,13 @@ def claim(
     when = _now(now)
     token = uuid.uuid4()
     lease_until = when + timedelta(seconds=lease_s)
-    take = _claim_returning if _returns_rows(alias) else _claim_then_read
-    found = take(alias, delivery_id, when, lease_until, token)
+    if _returns_rows(alias):
+        found = _claim_returning(alias, delivery_id, when, lease_until, token)
+    else:
+        taken = _claim_then_read(alias, delivery_id, when, lease_until, token)
+        found = None if taken is None else Claim(taken, token)
     if found is not None:
-        return Claim(found, token)
+        return found
     _bury_expired(alias, delivery_id, when)
     return None
 
@@ -297,28 +317,16 @@ def _claim_returning(
     when: datetime,
     lease_until: datetime,
     token: uuid.UUID,
-) -> Delivery | None:
-    """``claim()``'s compare-and-set as one statement that returns the row."""
-    connection = connections[alias]
+) -> Claim | None:
+    """``claim()``'s compare-and-set as one statement that returns the row,
+    and the receiver's breaker row with it (what ``admit()`` reads first)."""
+    connection: Any = connections[alias]  # stubs: cursor() is untyped
     meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
-    quote = connection.ops.quote_name
 
     def prep(name: str, value: object) -> object:
         return meta.get_field(name).get_db_prep_value(value, connection)
 
-    def col(name: str) -> str:
-        return quote(str(meta.get_field(name).column))
-
-    status, attempts, lease = col("status"), col("attempts"), col("lease_until")
-    columns = ", ".join(quote(str(f.column)) for f in meta.concrete_fields)
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {status} = %s, {lease} = %s, "
-        f"{col('lease_token')} = %s, {attempts} = {attempts} + 1 "
-        f"WHERE {col('id')} = %s AND (({status} IN (%s, %s) AND "
-        f"{col('available_at')} <= %s) OR ({status} = %s AND {lease} < %s AND "
-        f"{attempts} < {col('max_attempts')})) RETURNING {columns}"
-    )
-    params = [
+    params: list[Any] = [
         _Status.RUNNING.value,
         prep("lease_until", lease_until),
         prep("lease_token", token),
@@ -329,11 +337,140 @@ def _claim_returning(
         _Status.RUNNING.value,
         prep("lease_until", when),
     ]
-    # raw() applies the fields' converters (JSON, UUID, datetimes on SQLite);
-    # it runs in autocommit, like the UPDATE it replaces.
-    manager: Any = Delivery.objects
-    found = cast("list[Delivery]", list(manager.raw(sql, params).using(alias)))
-    return found[0] if found else None
+    sql = _claim_sql(alias, asynchronous=not connection.in_atomic_block)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    *values, breaker_row, breaker_until = found
+    return Claim(
+        _row_from_db(alias, values),
+        token,
+        BreakerSeen(bool(breaker_row), _aware(breaker_until)),
+    )
+
+
+_readers: dict[str, tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
+
+
+def _row_from_db(alias: str, values: list[Any]) -> Delivery:
+    """A ``Delivery`` from its columns' values, converted as a query would
+    (JSON, UUIDs, datetimes on SQLite): what ``raw()`` does, without building
+    a queryset for each claim."""
+    connection: Any = connections[alias]
+    reader = _readers.get(alias)
+    if reader is None:
+        meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        converters: list[tuple[Any, list[Any]]] = []
+        for each in meta.concrete_fields:
+            column = each.get_col(meta.db_table)
+            converters.append(
+                (
+                    column,
+                    connection.ops.get_db_converters(column)
+                    + each.get_db_converters(connection),
+                )
+            )
+        reader = _readers[alias] = (
+            [each.attname for each in meta.concrete_fields],
+            converters,
+        )
+    names, converters = reader
+    converted: list[Any] = []
+    for value, (expression, functions) in zip(values, converters, strict=True):
+        for function in functions:
+            value = function(value, expression, connection)
+        converted.append(value)
+    model: Any = Delivery  # stubs: from_db() is partially unknown
+    return cast("Delivery", model.from_db(alias, names, converted))
+
+
+_claim_sqls: dict[tuple[str, bool], str] = {}
+
+
+def _claim_sql(alias: str, *, asynchronous: bool) -> str:
+    """The claim statement for ``alias``, built once."""
+    key = (alias, asynchronous)
+    cached = _claim_sqls.get(key)
+    if cached is not None:
+        return cached
+    from ..models import BreakerState
+
+    quote = connections[alias].ops.quote_name
+    breaker: Any = BreakerState._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+
+    def col(name: str) -> str:
+        return _column(alias, name, qualified=True)
+
+    status, attempts, lease = col("status"), col("attempts"), col("lease_until")
+    columns = ", ".join(
+        _column(alias, f.name, qualified=True) for f in _META.concrete_fields
+    )
+    breaker_of = (
+        f"FROM {quote(breaker.db_table)} WHERE "
+        f"{quote(breaker.db_table)}.{quote('receiver')} = {col('receiver')}"
+    )
+    sql = (
+        f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
+        f"{_column(alias, 'lease_until')} = %s, "
+        f"{_column(alias, 'lease_token')} = %s, "
+        f"{_column(alias, 'attempts')} = {attempts} + 1"
+        f"{_async_commit(alias, asynchronous)} "
+        f"WHERE {col('id')} = %s AND (({status} IN (%s, %s) AND "
+        f"{col('available_at')} <= %s) OR ({status} = %s AND {lease} < %s AND "
+        f"{attempts} < {col('max_attempts')})) RETURNING {columns}, "
+        f"(SELECT 1 {breaker_of}) AS typed_signals_breaker_row, "
+        f"(SELECT {quote('paused_until')} {breaker_of}) AS typed_signals_breaker_until"
+    )
+    _claim_sqls[key] = sql
+    return sql
+
+
+_META: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
+
+
+def _table(alias: str) -> str:
+    return connections[alias].ops.quote_name(str(_META.db_table))
+
+
+def _column(alias: str, name: str, *, qualified: bool = False) -> str:
+    """The quoted column of field ``name`` of ``Delivery`` on ``alias``."""
+    column = connections[alias].ops.quote_name(str(_META.get_field(name).column))
+    return f"{_table(alias)}.{column}" if qualified else column
+
+
+def _async_commit(alias: str, asynchronous: bool) -> str:
+    """An UPDATE's ``FROM`` clause that makes its own commit asynchronous.
+
+    On PostgreSQL, in autocommit, the bookkeeping statements of a delivery
+    (its claim; the done mark of a receiver that is not atomic) commit without
+    waiting for their WAL flush: ``synchronous_commit`` off for their own
+    one-statement transaction. A server crash may then lose the last such
+    marks, which only lets the row run again (a lost claim; a lost done mark
+    of an at-least-once receiver), never lose it; and any synchronous commit
+    after them, such as the receiver's effect, flushes them first. Inside a
+    caller's transaction the setting would outlive the statement: not there.
+    """
+    if not asynchronous or connections[alias].vendor != "postgresql":
+        return ""
+    return (
+        " FROM (SELECT set_config('synchronous_commit', 'off', true)) "
+        "AS typed_signals_async_commit"
+    )
+
+
+def _aware(value: object) -> datetime | None:
+    """A datetime the raw RETURNING gave back outside a model field (SQLite
+    returns naive UTC, as text or not): as the field would read it."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed) and settings.USE_TZ:
+        parsed = timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed
 
 
 def _bury_expired(alias: str, delivery_id: int, when: datetime) -> None:
@@ -396,16 +533,41 @@ def complete(
     """Mark the claimed row done; ``False`` if another claim took it since.
 
     Call it inside the receiver's transaction for ``atomic=True`` receivers:
-    the effect and the done mark then commit or roll back together.
+    the effect and the done mark then commit or roll back together. Outside
+    one (a receiver that is not atomic: at least once), the mark commits
+    without waiting for its WAL flush on PostgreSQL (``_async_commit``).
     """
-    return bool(
-        _held(claim, _alias(using)).update(
-            status=_Status.DONE,
-            finished_at=_now(now),
-            lease_until=None,
-            lease_token=None,
+    alias = _alias(using)
+    connection: Any = connections[alias]
+    key = (alias, not connection.in_atomic_block)
+    sql = _complete_sqls.get(key)
+    if sql is None:
+
+        def col(name: str) -> str:
+            return _column(alias, name, qualified=True)
+
+        sql = _complete_sqls[key] = (
+            f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
+            f"{_column(alias, 'finished_at')} = %s, "
+            f"{_column(alias, 'lease_until')} = NULL, "
+            f"{_column(alias, 'lease_token')} = NULL{_async_commit(alias, key[1])} "
+            f"WHERE {col('id')} = %s AND {col('status')} = %s "
+            f"AND {col('lease_token')} = %s"
         )
-    )
+    params: list[Any] = [
+        _Status.DONE.value,
+        _META.get_field("finished_at").get_db_prep_value(_now(now), connection),
+        claim.delivery.pk,
+        _Status.RUNNING.value,
+        _META.get_field("lease_token").get_db_prep_value(claim.token, connection),
+    ]
+    # One statement, built once: the hot path of every delivery.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount == 1)
+
+
+_complete_sqls: dict[tuple[str, bool], str] = {}
 
 
 def fail(

@@ -6,8 +6,9 @@ Receivers that log, broadcast or clean caches are declared read-only, with
 connection a guard; during the call, Django's ``connection.execute_wrapper``
 mechanism sees every statement on every database, and a write (INSERT,
 UPDATE, DELETE, DDL, through the ORM or raw SQL) is refused, or logged, as
-``TYPED_SIGNALS["READ_ONLY_RECEIVERS"]`` says. Receivers that are not
-read-only get no guard, so they cost nothing more.
+``TYPED_SIGNALS["READ_ONLY_RECEIVERS"]`` says. Writes to the table of a
+``DatabaseCache`` are not writes here: cleaning a cache is a receiver's job.
+Receivers that are not read-only get no guard, so they cost nothing more.
 
 The check lives in a context variable, so it follows an async receiver into
 the ``sync_to_async`` thread its queries run in: once an async read-only
@@ -46,6 +47,7 @@ __all__ = [
     "note_read_only_groups",
     "read_only_mode",
     "stop_guarding_every_connection",
+    "writes_only_to",
 ]
 
 logger = logging.getLogger("django_typed_signals.services")
@@ -118,6 +120,31 @@ def is_write(sql: object) -> bool:
     return True
 
 
+def _cache_tables() -> frozenset[str]:
+    """The tables of the ``DatabaseCache`` backends in ``CACHES``."""
+    caches: dict[str, dict[str, Any]] = getattr(django_settings, "CACHES", {})
+    return frozenset(
+        str(config.get("LOCATION", "")).lower()
+        for config in caches.values()
+        if str(config.get("BACKEND", "")).endswith(".DatabaseCache")
+    )
+
+
+_TARGET = re.compile(
+    r"(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
+)
+
+
+def writes_only_to(sql: object, tables: frozenset[str]) -> bool:
+    """Whether ``sql`` is an INSERT, UPDATE or DELETE of one of ``tables``."""
+    if not tables:
+        return False
+    text = sql if isinstance(sql, str) else str(sql)
+    start = _LEADING.match(text)
+    found = _TARGET.match(text, start.end() if start else 0)
+    return found is not None and found.group(1).lower() in tables
+
+
 def _first_words(sql: object, limit: int = 60) -> str:
     text = " ".join((sql if isinstance(sql, str) else str(sql)).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -126,7 +153,31 @@ def _first_words(sql: object, limit: int = 60) -> str:
 # -- the mode -------------------------------------------------------------
 
 
-_configured: tuple[str | None, bool] | None = None  # (the setting, DEBUG)
+@dataclass(frozen=True, slots=True)
+class _Configured:
+    mode: str | None  # READ_ONLY_RECEIVERS
+    debug: bool
+    groups: frozenset[str]  # READ_ONLY_GROUPS
+    cache_tables: frozenset[str]  # DatabaseCache tables: cleaning a cache is no write
+
+
+_configured: _Configured | None = None
+
+
+def _settings() -> _Configured:
+    """The settings read here, kept until a ``setting_changed`` says otherwise
+    (read on every guarded call and every connection)."""
+    global _configured
+    configured = _configured
+    if configured is None:
+        found = get_settings()
+        configured = _configured = _Configured(
+            found.read_only_receivers,
+            bool(django_settings.DEBUG),
+            found.read_only_groups,
+            _cache_tables(),
+        )
+    return configured
 
 
 def read_only_mode() -> str:
@@ -134,20 +185,11 @@ def read_only_mode() -> str:
 
     "Under tests" is Django's test environment (``setup_test_environment()``,
     which Django's runner and pytest-django call; it sets ``mail.outbox``).
-    Read on every guarded call: the settings part is kept until a
-    ``setting_changed`` says otherwise.
     """
-    global _configured
-    configured = _configured
-    if configured is None:
-        configured = _configured = (
-            get_settings().read_only_receivers,
-            bool(django_settings.DEBUG),
-        )
-    mode, debug = configured
-    if mode is not None:
-        return mode
-    if debug or getattr(mail, "outbox", None) is not None:
+    configured = _settings()
+    if configured.mode is not None:
+        return configured.mode
+    if configured.debug or getattr(mail, "outbox", None) is not None:
         return "raise"
     return "warn"
 
@@ -155,7 +197,7 @@ def read_only_mode() -> str:
 @receiver(setting_changed, dispatch_uid="django_typed_signals.read_only_mode")
 def _forget_mode(*, setting: str, **kwargs: object) -> None:
     global _configured
-    if setting in ("TYPED_SIGNALS", "DEBUG"):
+    if setting in ("TYPED_SIGNALS", "DEBUG", "CACHES"):
         _configured = None
 
 
@@ -197,7 +239,11 @@ def _check_statement(
 ) -> Any:
     """The execute wrapper: refuse (or report) a write inside a scope."""
     scope = _scope.get()
-    if scope is not None and is_write(sql):
+    if (
+        scope is not None
+        and is_write(sql)
+        and not writes_only_to(sql, _settings().cache_tables)
+    ):
         scope.caught(sql, context["connection"].alias)
     return execute(sql, params, many, context)
 
@@ -286,10 +332,10 @@ def _read_only_hook(request: ConnectRequest) -> None:
             f"{request.signal.name}: read_only= must be True or False, got {declared!r}"
         )
     if declared is None:
-        if not django_settings.configured:
+        signal_groups = request.signal.groups
+        if not signal_groups or not django_settings.configured:
             return
-        groups = get_settings().read_only_groups
-        declared = bool(groups) and not groups.isdisjoint(request.signal.groups)
+        declared = not _settings().groups.isdisjoint(signal_groups)
     if not declared:
         return
     receiver_name = describe_callable(request.receiver)[0]
@@ -321,6 +367,6 @@ def install() -> None:
 def note_read_only_groups() -> None:
     """Let the system checks report ``READ_ONLY_GROUPS`` names no signal has."""
     note_group_references(
-        sorted(get_settings().read_only_groups),
+        sorted(_settings().groups),
         where="TYPED_SIGNALS['READ_ONLY_GROUPS']",
     )

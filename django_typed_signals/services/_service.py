@@ -43,7 +43,8 @@ def service(
 ) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Run ``func`` in ``transaction.atomic(using=using)``, under ``tags``.
 
-    ``func`` takes keyword-only arguments (callers name what they pass). Sync
+    ``func`` takes keyword-only arguments (callers name what they pass),
+    besides ``self``/``cls`` for a method of a service class. Sync
     or async: an async service runs its body in one transaction too, its ORM
     calls on the connection that holds it. ``tags`` join the audit context
     (``current_context().tags``) for everything the service does and sends.
@@ -86,9 +87,12 @@ def _check_function(function: object, using: str | None) -> None:
             f"@service {name}: using={using!r} is not a database in DATABASES "
             f"(known: {', '.join(sorted(connections))})"
         )
+    parameters = list(inspect.signature(function).parameters.values())
+    if parameters and parameters[0].name in ("self", "cls"):
+        parameters = parameters[1:]  # a method of a service class
     positional = [
         p.name
-        for p in inspect.signature(function).parameters.values()
+        for p in parameters
         if p.kind
         in (
             inspect.Parameter.POSITIONAL_ONLY,
@@ -126,10 +130,10 @@ def _async_service(
     alias = using or DEFAULT_DB_ALIAS
 
     @functools.wraps(function)
-    async def run_service(**kwargs: Any) -> Any:
+    async def run_service(*args: Any, **kwargs: Any) -> Any:
         def in_transaction() -> Any:
             with committing_on(alias), transaction.atomic(using=alias):
-                return async_to_sync(function)(**kwargs)
+                return async_to_sync(function)(*args, **kwargs)
 
         with audit(tags=tags):
             return await sync_to_async(in_transaction, thread_sensitive=True)()

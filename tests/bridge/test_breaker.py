@@ -18,7 +18,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_typed_signals.bridge import _breaker
+from django_typed_signals.bridge import _breaker, _outbox
 from django_typed_signals.bridge._delivery import run_delivery
 from django_typed_signals.conf import BridgeSettings, get_settings
 from django_typed_signals.models import BreakerState, Delivery
@@ -345,7 +345,9 @@ def test_a_short_pause_ends_by_itself() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_healthy_delivery_costs_the_breaker_one_read_and_no_write() -> None:
+def test_a_healthy_delivery_costs_the_breaker_no_statement_of_its_own() -> None:
+    """The claim's UPDATE reads the breaker row (PostgreSQL, SQLite >= 3.35);
+    elsewhere one SELECT does. A healthy receiver never writes it."""
     with _local():
         order = Order.objects.create()
         receivers.paid.send(Order, Paid(order, Decimal(1)))
@@ -355,7 +357,11 @@ def test_a_healthy_delivery_costs_the_breaker_one_read_and_no_write() -> None:
     table = BreakerState._meta.db_table
     touching = [q["sql"] for q in queries.captured_queries if table in q["sql"]]
     assert len(touching) == 1
-    assert touching[0].lstrip().upper().startswith("SELECT")
+    statement = touching[0].lstrip().upper()
+    if _outbox._returns_rows(connection.alias):
+        assert statement.startswith(f'UPDATE "{Delivery._meta.db_table.upper()}"')
+    else:
+        assert statement.startswith("SELECT")
 
 
 @pytest.mark.django_db(transaction=True)

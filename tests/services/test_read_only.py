@@ -296,3 +296,39 @@ def test_a_bridged_read_only_receiver_is_caught_in_the_worker() -> None:
 )
 def test_which_statements_write(sql: str, writes: bool) -> None:
     assert is_write(sql) is writes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cleaning_a_database_cache_is_no_write() -> None:
+    """Cache cleanup is a side effect receivers are for, DatabaseCache included."""
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    database_cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "typed_signals_test_cache",
+        }
+    }
+    signal = signal_named("tests.read_only.cache")
+
+    @receiver(signal, read_only=True, weak=False)
+    def forget(sender: object, *, payload: Changed, **kwargs: object) -> None:
+        caches["default"].delete(payload.text)
+        caches["default"].set(f"{payload.text}-seen", 1)
+        if payload.text == "and-a-note":
+            Note.objects.create(text=payload.text)
+
+    with override_settings(CACHES=database_cache):
+        call_command("createcachetable", verbosity=0)
+        try:
+            caches["default"].set("device-1", "online")
+            signal.send(None, Changed("device-1"))
+            assert caches["default"].get("device-1") is None
+            assert caches["default"].get("device-1-seen") == 1
+            with pytest.raises(ReadOnlyReceiverError, match="INSERT"):
+                signal.send(None, Changed("and-a-note"))
+        finally:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("DROP TABLE typed_signals_test_cache")
+    assert not Note.objects.exists()

@@ -225,6 +225,23 @@ def test_an_async_service_that_raises_rolls_back() -> None:
     assert not Note.objects.exists()
 
 
+def test_a_method_of_a_service_class_is_a_service() -> None:
+    signal, seen = recorder()
+
+    class DeviceSyncService:
+        prefix = "device"
+
+        @service
+        def sync(self, *, device_id: int) -> str:
+            Note.objects.create(text=f"{self.prefix}-{device_id}")
+            signal.send_on_commit(None, NoteSaved(f"{self.prefix}-{device_id}"))
+            assert seen == []
+            return "synced"
+
+    assert DeviceSyncService().sync(device_id=3) == "synced"
+    assert [text for text, _, _ in seen] == ["device-3"]
+
+
 def test_services_take_keyword_only_arguments() -> None:
     def positional(device_id: int, *, status: str) -> None: ...
 
