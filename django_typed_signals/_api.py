@@ -39,10 +39,49 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _M = TypeVar("_M", bound="Model")
 _E = TypeVar("_E", bound="ModelEvent[Any]")
 _Decorator = Callable[[TypedReceiver[_P]], TypedReceiver[_P]]
+_Bridged = Callable[[BridgedReceiver[_P]], BridgedReceiver[_P]]
 
 
 # Lifecycle payload classes stand for the typed model signals; ``sender`` fixes
 # the model type of the payload (``PostSave[Order]`` for ``sender=Order``).
+# With run="celery" first: the receiver may then require the worker's
+# ``delivery`` (the plain overloads take ``run`` too, so these overlap them).
+@overload
+def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlappingOverload]
+    signal: type[PreSave[Any]],
+    *,
+    run: Literal["celery"],
+    sender: type[_M],
+    when: Callable[[PreSave[_M]], bool] | None = None,
+    **options: Unpack[BridgedReceiverOptions],
+) -> _Bridged[PreSave[_M]]: ...
+@overload
+def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlappingOverload]
+    signal: type[PostSave[Any]],
+    *,
+    run: Literal["celery"],
+    sender: type[_M],
+    when: Callable[[PostSave[_M]], bool] | None = None,
+    **options: Unpack[BridgedReceiverOptions],
+) -> _Bridged[PostSave[_M]]: ...
+@overload
+def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlappingOverload]
+    signal: type[PreDelete[Any]],
+    *,
+    run: Literal["celery"],
+    sender: type[_M],
+    when: Callable[[PreDelete[_M]], bool] | None = None,
+    **options: Unpack[BridgedReceiverOptions],
+) -> _Bridged[PreDelete[_M]]: ...
+@overload
+def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlappingOverload]
+    signal: type[PostDelete[Any]],
+    *,
+    run: Literal["celery"],
+    sender: type[_M],
+    when: Callable[[PostDelete[_M]], bool] | None = None,
+    **options: Unpack[BridgedReceiverOptions],
+) -> _Bridged[PostDelete[_M]]: ...
 @overload
 def receiver(
     signal: type[PreSave[Any]],
@@ -133,7 +172,7 @@ def receiver(  # type: ignore[overload-overlap]  # pyright: ignore[reportOverlap
     sender: object | None = None,
     when: Callable[[_P], bool] | None = None,
     **options: Unpack[BridgedReceiverOptions],
-) -> Callable[[BridgedReceiver[_P]], BridgedReceiver[_P]]: ...
+) -> _Bridged[_P]: ...
 @overload
 def receiver(  # type: ignore[overload-overlap]  # typed signals first
     signal: TypedSignal[_P] | Sequence[TypedSignal[_P]],

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import monotonic
 from typing import Literal
 
 from django.db import IntegrityError, router, transaction
@@ -24,11 +25,12 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import BreakerState
-from ._outbox import BreakerSeen
 
 __all__ = [
+    "HEALTHY_CACHE_S",
     "Admission",
     "admit",
+    "forget_healthy",
     "is_paused",
     "paused_receivers",
     "record_failure",
@@ -119,6 +121,7 @@ def record_failure(
     own short hold.
     """
     alias = _alias(using)
+    _healthy.pop((alias, receiver), None)
     when = _now(now)
     bridge = get_settings().bridge
     failures: int | None = None
@@ -159,6 +162,20 @@ def record_failure(
     return bool(opened)
 
 
+HEALTHY_CACHE_S = 1.0
+"""How long a process trusts that a receiver has no breaker row: the
+healthy path then costs no statement, where a fresh connection per task
+(Celery's default) pays for each table it touches. A breaker another process
+opens is seen this much later; one this process opens, at once."""
+
+_healthy: dict[tuple[str, str], float] = {}  # (alias, receiver) -> trusted until
+
+
+def forget_healthy() -> None:
+    """Read every receiver's breaker row again (tests that write it directly)."""
+    _healthy.clear()
+
+
 def _increment(alias: str, receiver: str, when: datetime) -> int:
     return _rows(alias, receiver=receiver).update(
         consecutive_failures=F("consecutive_failures") + 1, updated_at=when
@@ -186,10 +203,9 @@ def admit(
     lease_s: float,
     using: str | None = None,
     now: datetime | None = None,
-    seen: BreakerSeen | None = None,
 ) -> Admission:
-    """May a claimed delivery of ``receiver`` run? Nothing more to read when
-    healthy, if the claim read the breaker row (``seen``), else one SELECT.
+    """May a claimed delivery of ``receiver`` run? One SELECT when healthy,
+    at most once a second per receiver and process (``HEALTHY_CACHE_S``).
 
     While paused: wait. Once the pause is over (half-open), the first worker
     to ask becomes the trial: it moves the pause to the end of its lease with
@@ -198,12 +214,14 @@ def admit(
     """
     alias = _alias(using)
     when = _now(now)
-    if seen is None:
-        state = _rows(alias, receiver=receiver).first()
-        seen = BreakerSeen(state is not None, state.paused_until if state else None)
-    if not seen.exists:
+    key = (alias, receiver)
+    if _healthy.get(key, 0.0) > monotonic():
         return Admission("run", tracked=False)
-    until = seen.paused_until
+    state = _rows(alias, receiver=receiver).first()
+    if state is None:
+        _healthy[key] = monotonic() + HEALTHY_CACHE_S
+        return Admission("run", tracked=False)
+    until = state.paused_until
     if until is None:
         return Admission("run", tracked=True)
     if until > when:

@@ -55,9 +55,7 @@ def run_delivery(
     if claim is None:
         return "skipped"
     delivery = claim.delivery
-    admission = _breaker.admit(
-        delivery.receiver, lease_s=lease_s, using=using, seen=claim.breaker
-    )
+    admission = _breaker.admit(delivery.receiver, lease_s=lease_s, using=using)
     if admission.verdict == "wait":
         until = admission.paused_until or claimed_at
         _outbox.release(claim, until=until, using=using)

@@ -19,14 +19,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import Any, Literal, TypedDict, cast
 
-from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Case, Count, F, Min, Q, QuerySet, When
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ..models import Delivery
 
@@ -34,7 +31,6 @@ __all__ = [
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
     "MAX_ERROR_CHARS",
-    "BreakerSeen",
     "Claim",
     "NewDelivery",
     "StatusCounts",
@@ -148,24 +144,11 @@ class NewDelivery:
 
 
 @dataclass(frozen=True)
-class BreakerSeen:
-    """The receiver's circuit breaker row as the claim's statement read it."""
-
-    exists: bool
-    paused_until: datetime | None
-
-
-@dataclass(frozen=True)
 class Claim:
-    """A worker's hold on a row: the row as claimed and the lease's token.
-
-    ``breaker``: the receiver's breaker row, read by the same statement where
-    the database returns rows from an UPDATE (None where it was not read).
-    """
+    """A worker's hold on a row: the row as claimed and the lease's token."""
 
     delivery: Delivery
     token: uuid.UUID
-    breaker: BreakerSeen | None = None
 
     @property
     def attempt(self) -> int:
@@ -319,7 +302,7 @@ def _claim_returning(
     token: uuid.UUID,
 ) -> Claim | None:
     """``claim()``'s compare-and-set as one statement that returns the row,
-    and the receiver's breaker row with it (what ``admit()`` reads first)."""
+    built once per database."""
     connection: Any = connections[alias]  # stubs: cursor() is untyped
     meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
 
@@ -343,12 +326,7 @@ def _claim_returning(
         found = cursor.fetchone()
     if found is None:
         return None
-    *values, breaker_row, breaker_until = found
-    return Claim(
-        _row_from_db(alias, values),
-        token,
-        BreakerSeen(bool(breaker_row), _aware(breaker_until)),
-    )
+    return Claim(_row_from_db(alias, list(found)), token)
 
 
 _readers: dict[str, tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
@@ -395,10 +373,6 @@ def _claim_sql(alias: str, *, asynchronous: bool) -> str:
     cached = _claim_sqls.get(key)
     if cached is not None:
         return cached
-    from ..models import BreakerState
-
-    quote = connections[alias].ops.quote_name
-    breaker: Any = BreakerState._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
 
     def col(name: str) -> str:
         return _column(alias, name, qualified=True)
@@ -406,10 +380,6 @@ def _claim_sql(alias: str, *, asynchronous: bool) -> str:
     status, attempts, lease = col("status"), col("attempts"), col("lease_until")
     columns = ", ".join(
         _column(alias, f.name, qualified=True) for f in _META.concrete_fields
-    )
-    breaker_of = (
-        f"FROM {quote(breaker.db_table)} WHERE "
-        f"{quote(breaker.db_table)}.{quote('receiver')} = {col('receiver')}"
     )
     sql = (
         f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
@@ -419,9 +389,7 @@ def _claim_sql(alias: str, *, asynchronous: bool) -> str:
         f"{_async_commit(alias, asynchronous)} "
         f"WHERE {col('id')} = %s AND (({status} IN (%s, %s) AND "
         f"{col('available_at')} <= %s) OR ({status} = %s AND {lease} < %s AND "
-        f"{attempts} < {col('max_attempts')})) RETURNING {columns}, "
-        f"(SELECT 1 {breaker_of}) AS typed_signals_breaker_row, "
-        f"(SELECT {quote('paused_until')} {breaker_of}) AS typed_signals_breaker_until"
+        f"{attempts} < {col('max_attempts')})) RETURNING {columns}"
     )
     _claim_sqls[key] = sql
     return sql
@@ -458,19 +426,6 @@ def _async_commit(alias: str, asynchronous: bool) -> str:
         " FROM (SELECT set_config('synchronous_commit', 'off', true)) "
         "AS typed_signals_async_commit"
     )
-
-
-def _aware(value: object) -> datetime | None:
-    """A datetime the raw RETURNING gave back outside a model field (SQLite
-    returns naive UTC, as text or not): as the field would read it."""
-    if value is None:
-        return None
-    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed) and settings.USE_TZ:
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
-    return parsed
 
 
 def _bury_expired(alias: str, delivery_id: int, when: datetime) -> None:

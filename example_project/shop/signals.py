@@ -10,6 +10,7 @@ from decimal import Decimal
 from django_typed_signals import TypedSignal, receiver
 from django_typed_signals.bridge import DeliveryInfo
 from django_typed_signals.lifecycle import PostSave, changed
+from django_typed_signals.services import Transitions, current_context
 
 from .models import Order
 
@@ -75,4 +76,25 @@ def track_parcel(
     journal.append(
         f"track_parcel     (run='celery', delivery #{delivery.id}, attempt "
         f"{delivery.attempt}): order #{payload.order.pk} via {payload.carrier}"
+    )
+
+
+# Every save of an order is checked against these moves, the admin's included;
+# orders start new, or paid when paid at checkout.
+order_status = Transitions(
+    Order,
+    "status",
+    {Order.Status.NEW: {Order.Status.PAID}},
+    initial={Order.Status.NEW, Order.Status.PAID},
+).guard()
+
+
+# read_only=True: it may read the database, never write to it; it logs who
+# acted (the audit context a service or AuditContextMiddleware set).
+@receiver(order_paid, priority=40, read_only=True)
+def audit_log(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+    context = current_context()
+    journal.append(
+        f"audit_log        (priority 40, read_only): order #{payload.order.pk} "
+        f"paid; organization={context.organization} tags={sorted(context.tags)}"
     )

@@ -18,7 +18,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_typed_signals.bridge import _breaker, _outbox
+from django_typed_signals.bridge import _breaker
 from django_typed_signals.bridge._delivery import run_delivery
 from django_typed_signals.conf import BridgeSettings, get_settings
 from django_typed_signals.models import BreakerState, Delivery
@@ -345,23 +345,29 @@ def test_a_short_pause_ends_by_itself() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_healthy_delivery_costs_the_breaker_no_statement_of_its_own() -> None:
-    """The claim's UPDATE reads the breaker row (PostgreSQL, SQLite >= 3.35);
-    elsewhere one SELECT does. A healthy receiver never writes it."""
+def test_a_healthy_receiver_costs_one_breaker_read_a_second_and_no_write() -> None:
+    _breaker.forget_healthy()
     with _local():
         order = Order.objects.create()
-        receivers.paid.send(Order, Paid(order, Decimal(1)))
-        row = Delivery.objects.get()
+        for n in (1, 2):
+            receivers.paid.send(Order, Paid(order, Decimal(n)))
+        first, second = Delivery.objects.order_by("pk")
         with CaptureQueriesContext(connection) as queries:
-            assert run_delivery(row.pk, lease_s=60) == "done"
+            assert run_delivery(first.pk, lease_s=60) == "done"
+            assert run_delivery(second.pk, lease_s=60) == "done"
     table = BreakerState._meta.db_table
     touching = [q["sql"] for q in queries.captured_queries if table in q["sql"]]
-    assert len(touching) == 1
-    statement = touching[0].lstrip().upper()
-    if _outbox._returns_rows(connection.alias):
-        assert statement.startswith(f'UPDATE "{Delivery._meta.db_table.upper()}"')
-    else:
-        assert statement.startswith("SELECT")
+    assert len(touching) == 1  # the second delivery trusts the first's read
+    assert touching[0].lstrip().upper().startswith("SELECT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_in_this_process_ends_the_trust_at_once() -> None:
+    _breaker.forget_healthy()
+    assert _breaker.admit(FLAKY, lease_s=5).verdict == "run"  # trusted healthy now
+    with override_settings(TYPED_SIGNALS={"BRIDGE": {"BREAKER": {"FAILURES": 1}}}):
+        assert _breaker.record_failure(FLAKY)
+    assert _breaker.admit(FLAKY, lease_s=5).verdict == "wait"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,6 +6,7 @@ from django.db.models import Model
 from typing_extensions import assert_type
 
 from django_typed_signals import receiver
+from django_typed_signals.bridge import DeliveryInfo
 from django_typed_signals.lifecycle import (
     Condition,
     M2MChanged,
@@ -122,3 +123,29 @@ def mixed(sender: object, **kwargs: object) -> None: ...
 
 receiver([PreSave, PostSave], sender=Order)(wrong_event)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 receiver([PreDelete, PostDelete], sender=Order, when=changed("status"))  # type: ignore[list-item]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+@receiver(PostSave, sender=Order, run="celery", queue="email", atomic=True)
+def in_worker(
+    sender: type[Order],
+    *,
+    payload: PostSave[Order],
+    delivery: DeliveryInfo,
+    **kwargs: object,
+) -> None:
+    """A run="celery" lifecycle receiver may require the worker's delivery."""
+    assert_type(payload.instance, Order)
+    assert_type(delivery.key, str)
+
+
+def needs_delivery(
+    sender: type[Order],
+    *,
+    payload: PreDelete[Order],
+    delivery: DeliveryInfo,
+    **kwargs: object,
+) -> None: ...
+
+
+receiver(PreDelete, sender=Order, run="celery")(needs_delivery)
+receiver(PreDelete, sender=Order)(needs_delivery)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

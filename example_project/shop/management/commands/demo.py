@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -11,8 +12,21 @@ from django.test import override_settings
 
 from django_typed_signals import mute
 from django_typed_signals.models import Delivery
+from django_typed_signals.services import (
+    InvalidTransition,
+    ReadOnlyReceiverError,
+    audit,
+)
 from shop.models import Order
-from shop.signals import OrderPaid, OrderShipped, journal, order_paid, order_shipped
+from shop.services import pay_order
+from shop.signals import (
+    OrderPaid,
+    OrderShipped,
+    journal,
+    order_paid,
+    order_shipped,
+    order_status,
+)
 
 
 class Command(BaseCommand):
@@ -97,6 +111,43 @@ class Command(BaseCommand):
             self.report("after signal_relay --once")
             self.stdout.write(f"  delivery rows after the relay: {_statuses(rows)}")
             call_command("signal_deliveries", "status", stdout=self.stdout)
+
+        self.heading(
+            "8. services: @service pays the order in one transaction; receivers"
+            " see the audit context"
+        )
+        order = Order.objects.create(amount=Decimal("12.50"))
+        created.append(order.pk)
+        with audit(organization="acme", tags=("demo",)):
+            pay_order(order_id=order.pk)
+        self.report("after pay_order()")
+        try:
+            pay_order(order_id=order.pk)
+        except ValidationError as exc:
+            self.stdout.write(f"  paying it again: ValidationError: {exc.message}")
+        self.report("after the refused second payment (nothing sent)")
+        order.refresh_from_db()
+        self.stdout.write(
+            f"  next states of order #{order.pk}: {order_status.allowed(order)}"
+        )
+        order.status = Order.Status.NEW
+        try:
+            order.save()
+        except InvalidTransition as exc:
+            self.stdout.write(f"  back to new: InvalidTransition: {exc.message}")
+
+        def sloppy(sender: object, *, payload: OrderPaid, **kwargs: object) -> None:
+            Order.objects.filter(pk=payload.order.pk).update(amount=0)
+
+        order_paid.connect(sloppy, read_only=True)
+        try:
+            with transaction.atomic():
+                order_paid.send(Order, OrderPaid(order=order, amount=order.amount))
+        except ReadOnlyReceiverError as exc:
+            self.stdout.write(f"  a read-only receiver that writes: {exc}")
+        finally:
+            order_paid.disconnect(sloppy)
+        journal.clear()
 
         self.heading("Orders saved by this run")
         for saved in Order.objects.filter(pk__in=created).order_by("pk"):
