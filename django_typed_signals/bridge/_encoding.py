@@ -187,23 +187,29 @@ def encode_send(
     Raises ``EncodingError`` naming the signal, the field and the type;
     nothing partial is ever returned.
     """
+    encoded_sender = _encoded(signal_name, "", "sender", sender, _encode_sender)
+    arguments = {
+        name: _encoded(signal_name, "", name, value, _encode)
+        for name, value in named.items()
+    }
+    return {"v": FORMAT, "s": encoded_sender, "k": arguments}
+
+
+def _encoded(
+    signal_name: str,
+    whose: str,
+    name: str,
+    value: object,
+    encode: Callable[[Any], Any],
+) -> Any:
+    """``encode(value)``, or the ``EncodingError`` naming the field path."""
     try:
-        encoded_sender = _encode_sender(sender)
+        return encode(value)
     except Refused as err:
         raise EncodingError(
-            f"{signal_name}: cannot encode {field_path('sender', err.path)} "
+            f"{signal_name}: cannot encode {whose}{field_path(name, err.path)} "
             f"({err.type_name}): {err.reason}"
         ) from None
-    arguments: dict[str, Any] = {}
-    for name, value in named.items():
-        try:
-            arguments[name] = _encode(value)
-        except Refused as err:
-            raise EncodingError(
-                f"{signal_name}: cannot encode {field_path(name, err.path)} "
-                f"({err.type_name}): {err.reason}"
-            ) from None
-    return {"v": FORMAT, "s": encoded_sender, "k": arguments}
 
 
 def encode_audit(signal_name: str, context: AuditContext) -> dict[str, Any]:
@@ -220,13 +226,9 @@ def encode_audit(signal_name: str, context: AuditContext) -> dict[str, Any]:
     }
     encoded: dict[str, Any] = {"tags": sorted(context.tags)}
     for name, value in fields.items():
-        try:
-            encoded[name] = _encode(value)
-        except Refused as err:
-            raise EncodingError(
-                f"{signal_name}: cannot encode the audit context's "
-                f"{field_path(name, err.path)} ({err.type_name}): {err.reason}"
-            ) from None
+        encoded[name] = _encoded(
+            signal_name, "the audit context's ", name, value, _encode
+        )
     return encoded
 
 
