@@ -206,23 +206,55 @@ def write_deliveries(
     if not rows:
         return []
     when = _now(now)
-    return Delivery.objects.using(_alias(using)).bulk_create(
-        [
-            Delivery(
-                signal=row.signal,
-                receiver=row.receiver,
-                payload=row.payload,
-                queue=row.queue,
-                max_attempts=row.max_attempts,
-                key=row.key,
-                status=_Status.PENDING,
-                created_at=when,
-                available_at=when,
-                published_at=when if published else None,
-            )
-            for row in rows
-        ]
-    )
+    alias = _alias(using)
+    deliveries = [
+        Delivery(
+            signal=row.signal,
+            receiver=row.receiver,
+            payload=row.payload,
+            queue=row.queue,
+            max_attempts=row.max_attempts,
+            key=row.key,
+            status=_Status.PENDING,
+            created_at=when,
+            available_at=when,
+            published_at=when if published else None,
+        )
+        for row in rows
+    ]
+    if len(deliveries) == 1 and _returns_rows(alias):
+        # One row per send is the common case: one INSERT ... RETURNING,
+        # built once, where bulk_create() compiles a query for each.
+        _insert_one(alias, deliveries[0])
+        return deliveries
+    return Delivery.objects.using(alias).bulk_create(deliveries)
+
+
+_insert_sqls: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _insert_one(alias: str, delivery: Delivery) -> None:
+    """``delivery``'s INSERT, its id read back; as ``bulk_create()`` would."""
+    connection: Any = connections[alias]  # stubs: cursor() is untyped
+    found = _insert_sqls.get(alias)
+    if found is None:
+        fields = [f for f in _META.concrete_fields if not f.primary_key]
+        columns = ", ".join(_column(alias, f.name) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        found = _insert_sqls[alias] = (
+            f"INSERT INTO {_table(alias)} ({columns}) VALUES ({marks}) "
+            f"RETURNING {_column(alias, 'id')}",
+            fields,
+        )
+    sql, fields = found
+    params = [
+        f.get_db_prep_save(getattr(delivery, f.attname), connection) for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        delivery.pk = cursor.fetchone()[0]
+    delivery._state.adding = False
+    delivery._state.db = alias
 
 
 def _claimable(now: datetime) -> Q:

@@ -62,7 +62,7 @@ class AuditContextMiddleware:
         | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
     ) -> None:
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
+        self.is_async: bool = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
 
