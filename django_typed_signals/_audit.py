@@ -23,6 +23,7 @@ __all__ = [
     "audit",
     "audit_var",
     "carrying_audit",
+    "checked_tags",
     "current_context",
     "using_audit",
 ]
@@ -49,7 +50,7 @@ class AuditContext:
     extra: Mapping[str, object] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tags", _tags(self.tags, where="AuditContext"))
+        object.__setattr__(self, "tags", checked_tags(self.tags, where="AuditContext"))
         if self.trace_id is not None and not isinstance(self.trace_id, str):
             raise TypeError(
                 "AuditContext: trace_id must be a string or None, "
@@ -69,7 +70,9 @@ class AuditContext:
         return self != EMPTY
 
 
-def _tags(tags: Iterable[str], *, where: str) -> frozenset[str]:
+def checked_tags(tags: Iterable[str], *, where: str) -> frozenset[str]:
+    """``tags`` as a frozenset of strings; a bare string or a non-string
+    refused with a ``TypeError`` naming ``where``."""
     if isinstance(tags, str):
         raise TypeError(
             f"{where}: tags must be an iterable of strings, got the string {tags!r} "
@@ -115,7 +118,7 @@ def audit(
     context = AuditContext(
         actor=outer.actor if actor is _UNSET else actor,
         organization=outer.organization if organization is _UNSET else organization,
-        tags=outer.tags | _tags(tags, where="audit()"),
+        tags=outer.tags | checked_tags(tags, where="audit()"),
         trace_id=outer.trace_id if trace_id is _UNSET else trace_id,
         extra={**outer.extra, **extra},
     )

@@ -203,11 +203,10 @@ class TypedSignal(Signal, Generic[P]):
         using: str | None = None,
         robust: bool = False,
     ) -> None:
-        """``send_on_commit`` from async code; see ``Signal.asend_on_commit``."""
-        if type(payload) is not self.payload_type and not isinstance(
-            payload, self.payload_type
-        ):
-            raise self._wrong_payload(payload)
+        """``send_on_commit`` from async code; see ``Signal.asend_on_commit``.
+
+        ``send_on_commit`` checks the payload: a wrong type raises here.
+        """
         await sync_to_async(self.send_on_commit, thread_sensitive=True)(
             sender, payload, using=using, robust=robust
         )

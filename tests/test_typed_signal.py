@@ -52,7 +52,15 @@ def test_payload_subclasses_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(
-    "method", ["send", "send_robust", "asend", "asend_robust", "send_on_commit"]
+    "method",
+    [
+        "send",
+        "send_robust",
+        "asend",
+        "asend_robust",
+        "send_on_commit",
+        "asend_on_commit",
+    ],
 )
 def test_wrong_payload_type_names_signal_expected_and_given(method: str) -> None:
     signal = TypedSignal(OrderPaid, name="shop.order_paid")

@@ -14,6 +14,7 @@ alias; the router's write database for ``Delivery`` when omitted) and ``now=``
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Sequence
@@ -230,23 +231,23 @@ def write_deliveries(
     return Delivery.objects.using(alias).bulk_create(deliveries)
 
 
-_insert_sqls: dict[str, tuple[str, list[Any]]] = {}
+@functools.cache
+def _insert_sql(alias: str) -> tuple[str, list[Any]]:
+    """The one-row INSERT for ``alias`` and the fields it writes, built once."""
+    fields = [f for f in _META.concrete_fields if not f.primary_key]
+    columns = ", ".join(_column(alias, f.name) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {_table(alias)} ({columns}) VALUES ({marks}) "
+        f"RETURNING {_column(alias, 'id')}"
+    )
+    return sql, fields
 
 
 def _insert_one(alias: str, delivery: Delivery) -> None:
     """``delivery``'s INSERT, its id read back; as ``bulk_create()`` would."""
     connection: Any = connections[alias]  # stubs: cursor() is untyped
-    found = _insert_sqls.get(alias)
-    if found is None:
-        fields = [f for f in _META.concrete_fields if not f.primary_key]
-        columns = ", ".join(_column(alias, f.name) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        found = _insert_sqls[alias] = (
-            f"INSERT INTO {_table(alias)} ({columns}) VALUES ({marks}) "
-            f"RETURNING {_column(alias, 'id')}",
-            fields,
-        )
-    sql, fields = found
+    sql, fields = _insert_sql(alias)
     params = [
         f.get_db_prep_save(getattr(delivery, f.attname), connection) for f in fields
     ]
@@ -336,21 +337,16 @@ def _claim_returning(
     """``claim()``'s compare-and-set as one statement that returns the row,
     built once per database."""
     connection: Any = connections[alias]  # stubs: cursor() is untyped
-    meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
-
-    def prep(name: str, value: object) -> object:
-        return meta.get_field(name).get_db_prep_value(value, connection)
-
     params: list[Any] = [
         _Status.RUNNING.value,
-        prep("lease_until", lease_until),
-        prep("lease_token", token),
+        _prep(connection, "lease_until", lease_until),
+        _prep(connection, "lease_token", token),
         delivery_id,
         _Status.PENDING.value,
         _Status.RETRYING.value,
-        prep("available_at", when),
+        _prep(connection, "available_at", when),
         _Status.RUNNING.value,
-        prep("lease_until", when),
+        _prep(connection, "lease_until", when),
     ]
     sql = _claim_sql(alias, asynchronous=not connection.in_atomic_block)
     with connection.cursor() as cursor:
@@ -361,7 +357,21 @@ def _claim_returning(
     return Claim(_row_from_db(alias, list(found)), token)
 
 
-_readers: dict[str, tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
+@functools.cache
+def _reader(alias: str) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
+    """Delivery's attribute names and each column's converters on ``alias``."""
+    connection: Any = connections[alias]
+    converters: list[tuple[Any, list[Any]]] = []
+    for each in _META.concrete_fields:
+        column = each.get_col(_META.db_table)
+        converters.append(
+            (
+                column,
+                connection.ops.get_db_converters(column)
+                + each.get_db_converters(connection),
+            )
+        )
+    return [each.attname for each in _META.concrete_fields], converters
 
 
 def _row_from_db(alias: str, values: list[Any]) -> Delivery:
@@ -369,24 +379,7 @@ def _row_from_db(alias: str, values: list[Any]) -> Delivery:
     (JSON, UUIDs, datetimes on SQLite): what ``raw()`` does, without building
     a queryset for each claim."""
     connection: Any = connections[alias]
-    reader = _readers.get(alias)
-    if reader is None:
-        meta: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        converters: list[tuple[Any, list[Any]]] = []
-        for each in meta.concrete_fields:
-            column = each.get_col(meta.db_table)
-            converters.append(
-                (
-                    column,
-                    connection.ops.get_db_converters(column)
-                    + each.get_db_converters(connection),
-                )
-            )
-        reader = _readers[alias] = (
-            [each.attname for each in meta.concrete_fields],
-            converters,
-        )
-    names, converters = reader
+    names, converters = _reader(alias)
     converted: list[Any] = []
     for value, (expression, functions) in zip(values, converters, strict=True):
         for function in functions:
@@ -396,15 +389,9 @@ def _row_from_db(alias: str, values: list[Any]) -> Delivery:
     return cast("Delivery", model.from_db(alias, names, converted))
 
 
-_claim_sqls: dict[tuple[str, bool], str] = {}
-
-
+@functools.cache
 def _claim_sql(alias: str, *, asynchronous: bool) -> str:
     """The claim statement for ``alias``, built once."""
-    key = (alias, asynchronous)
-    cached = _claim_sqls.get(key)
-    if cached is not None:
-        return cached
 
     def col(name: str) -> str:
         return _column(alias, name, qualified=True)
@@ -413,7 +400,7 @@ def _claim_sql(alias: str, *, asynchronous: bool) -> str:
     columns = ", ".join(
         _column(alias, f.name, qualified=True) for f in _META.concrete_fields
     )
-    sql = (
+    return (
         f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
         f"{_column(alias, 'lease_until')} = %s, "
         f"{_column(alias, 'lease_token')} = %s, "
@@ -423,8 +410,6 @@ def _claim_sql(alias: str, *, asynchronous: bool) -> str:
         f"{col('available_at')} <= %s) OR ({status} = %s AND {lease} < %s AND "
         f"{attempts} < {col('max_attempts')})) RETURNING {columns}"
     )
-    _claim_sqls[key] = sql
-    return sql
 
 
 _META: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # stubs: no .column on the field union
@@ -432,6 +417,11 @@ _META: Any = Delivery._meta  # pyright: ignore[reportUnknownMemberType, reportUn
 
 def _table(alias: str) -> str:
     return connections[alias].ops.quote_name(str(_META.db_table))
+
+
+def _prep(connection: Any, name: str, value: object) -> object:
+    """``value`` as field ``name`` of ``Delivery`` sends it to ``connection``."""
+    return _META.get_field(name).get_db_prep_value(value, connection)
 
 
 def _column(alias: str, name: str, *, qualified: bool = False) -> str:
@@ -526,27 +516,13 @@ def complete(
     """
     alias = _alias(using)
     connection: Any = connections[alias]
-    key = (alias, not connection.in_atomic_block)
-    sql = _complete_sqls.get(key)
-    if sql is None:
-
-        def col(name: str) -> str:
-            return _column(alias, name, qualified=True)
-
-        sql = _complete_sqls[key] = (
-            f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
-            f"{_column(alias, 'finished_at')} = %s, "
-            f"{_column(alias, 'lease_until')} = NULL, "
-            f"{_column(alias, 'lease_token')} = NULL{_async_commit(alias, key[1])} "
-            f"WHERE {col('id')} = %s AND {col('status')} = %s "
-            f"AND {col('lease_token')} = %s"
-        )
+    sql = _complete_sql(alias, asynchronous=not connection.in_atomic_block)
     params: list[Any] = [
         _Status.DONE.value,
-        _META.get_field("finished_at").get_db_prep_value(_now(now), connection),
+        _prep(connection, "finished_at", _now(now)),
         claim.delivery.pk,
         _Status.RUNNING.value,
-        _META.get_field("lease_token").get_db_prep_value(claim.token, connection),
+        _prep(connection, "lease_token", claim.token),
     ]
     # One statement, built once: the hot path of every delivery.
     with connection.cursor() as cursor:
@@ -554,7 +530,21 @@ def complete(
         return bool(cursor.rowcount == 1)
 
 
-_complete_sqls: dict[tuple[str, bool], str] = {}
+@functools.cache
+def _complete_sql(alias: str, *, asynchronous: bool) -> str:
+    """``complete()``'s statement for ``alias``, built once."""
+
+    def col(name: str) -> str:
+        return _column(alias, name, qualified=True)
+
+    return (
+        f"UPDATE {_table(alias)} SET {_column(alias, 'status')} = %s, "
+        f"{_column(alias, 'finished_at')} = %s, "
+        f"{_column(alias, 'lease_until')} = NULL, "
+        f"{_column(alias, 'lease_token')} = NULL{_async_commit(alias, asynchronous)} "
+        f"WHERE {col('id')} = %s AND {col('status')} = %s "
+        f"AND {col('lease_token')} = %s"
+    )
 
 
 def fail(

@@ -100,6 +100,14 @@ _MAY_WRAP_A_WRITE = frozenset({"WITH", "EXPLAIN"})
 _WRITE_WORDS = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
 
+def _statement(sql: object) -> tuple[str, int]:
+    """``sql`` as text, and where its first word starts (after blanks,
+    comments and opening parentheses)."""
+    text = sql if isinstance(sql, str) else str(sql)
+    leading = _LEADING.match(text)  # matches the empty string at least
+    return text, leading.end() if leading else 0
+
+
 def is_write(sql: object) -> bool:
     """Whether ``sql`` may change data or schema: anything but a known read.
 
@@ -107,9 +115,8 @@ def is_write(sql: object) -> bool:
     DELETE or MERGE (a data-modifying CTE, ``EXPLAIN ANALYZE``). Not a
     parser: a statement it does not know is a write.
     """
-    text = sql if isinstance(sql, str) else str(sql)
-    start = _LEADING.match(text)
-    word = _FIRST_WORD.match(text, start.end() if start else 0)
+    text, start = _statement(sql)
+    word = _FIRST_WORD.match(text, start)
     if word is None:
         return bool(text.strip())
     first = word.group().upper()
@@ -139,9 +146,8 @@ def writes_only_to(sql: object, tables: frozenset[str]) -> bool:
     """Whether ``sql`` is an INSERT, UPDATE or DELETE of one of ``tables``."""
     if not tables:
         return False
-    text = sql if isinstance(sql, str) else str(sql)
-    start = _LEADING.match(text)
-    found = _TARGET.match(text, start.end() if start else 0)
+    text, start = _statement(sql)
+    found = _TARGET.match(text, start)
     return found is not None and found.group(1).lower() in tables
 
 

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from .._audit import audit
+from .._audit import audit, checked_tags
 from .._observe import committing_on
 from .._receivers import describe_callable
 
@@ -51,16 +51,7 @@ def service(
     Signals sent with ``send_on_commit`` (and ``on_commit``/``run="celery"``
     receivers) wait for the commit of the service's database.
     """
-    if isinstance(tags, str):
-        raise TypeError(
-            f"service(): tags must be an iterable of strings, got the string "
-            f"{tags!r} (write tags=({tags!r},))"
-        )
-    tag_set = frozenset(tags)
-    if not all(isinstance(tag, str) for tag in tag_set):
-        raise TypeError(
-            f"service(): tags must be strings, got {sorted(tag_set, key=repr)}"
-        )
+    tag_set = checked_tags(tags, where="service()")
     if using is not None and not isinstance(using, str):
         raise TypeError(f"service(): using= must be a database alias, got {using!r}")
 

@@ -264,11 +264,7 @@ class Transitions(Generic[M]):
         For an unsaved instance, the initial states. The current state is not
         listed unless the map names it; staying there is always allowed.
         """
-        if not isinstance(instance, self.model):
-            raise TypeError(
-                f"{self!r}.allowed(): got a {type(instance).__name__} "
-                f"instance: {instance!r}"
-            )
+        self._own(instance, "allowed")
         if instance._state.adding:
             return _sorted(self.initial)
         current = getattr(instance, self.field.attname)
@@ -293,11 +289,7 @@ class Transitions(Generic[M]):
                 return
         listed = list(instances)
         for instance in listed:
-            if not isinstance(instance, self.model):
-                raise TypeError(
-                    f"{self!r}.check_all(): got a {type(instance).__name__} "
-                    f"instance: {instance!r}"
-                )
+            self._own(instance, "check_all")
         unknown: dict[str, list[M]] = {}
         for instance in listed:
             new = getattr(instance, field.attname)
@@ -371,12 +363,16 @@ class Transitions(Generic[M]):
         For ``Model.clean()``: the admin and model forms then show the error
         on the form, where a refused ``save()`` is an error page.
         """
+        self._own(instance, "validate")
+        self._check_save(instance, using or instance._state.db or DEFAULT_DB_ALIAS)
+
+    def _own(self, instance: object, method: str) -> None:
+        """Refuse an instance of another model, naming ``method``."""
         if not isinstance(instance, self.model):
             raise TypeError(
-                f"{self!r}.validate(): got a {type(instance).__name__} "
+                f"{self!r}.{method}(): got a {type(instance).__name__} "
                 f"instance: {instance!r}"
             )
-        self._check_save(instance, using or instance._state.db or DEFAULT_DB_ALIAS)
 
     def _on_pre_save(
         self, sender: type[M], *, payload: PreSave[M], **kwargs: object
