@@ -83,7 +83,6 @@ class Delivery(models.Model):
     )
     key: models.CharField[str, str] = models.CharField(
         max_length=64,
-        unique=True,
         help_text="Stable idempotency key for effects outside the database.",
     )
 
@@ -99,6 +98,12 @@ class Delivery(models.Model):
             models.Index(
                 fields=["status", "finished_at"], name="dts_delivery_finished"
             ),
+        ]
+        # A constraint rather than unique=True: on PostgreSQL that would also
+        # build a LIKE index on the key, which nothing queries and every
+        # write of a row would keep up to date.
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["key"], name="dts_delivery_key")
         ]
         permissions: ClassVar[tuple[tuple[str, str], ...]] = (
             ("requeue_delivery", "Can requeue deliveries"),

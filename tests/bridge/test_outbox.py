@@ -116,6 +116,31 @@ def test_delivery_key_is_unique() -> None:
         one(key="same")
 
 
+@postgres_only
+@pytest.mark.django_db
+def test_delivery_table_keeps_only_the_indexes_its_queries_use() -> None:
+    # Every row write updates each index: the key's uniqueness needs one, but
+    # not the LIKE index PostgreSQL gets for a unique=True CharField.
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s",
+            [table],
+        )
+        found = dict(cursor.fetchall())
+
+    assert sorted(found) == sorted(
+        [
+            f"{table}_pkey",
+            "dts_delivery_due",
+            "dts_delivery_finished",
+            "dts_delivery_key",
+        ]
+    ), found
+    assert "UNIQUE" in found["dts_delivery_key"]
+    assert not [d for d in found.values() if "pattern_ops" in d]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
