@@ -1,8 +1,10 @@
-"""Admin pages for the bridge's delivery rows: read-only, plus a requeue action.
+"""Admin pages for the bridge's delivery rows and receiver breakers.
 
-Rows change only through the delivery state machine, so the admin grants no
-add, change or delete; requeueing (dead or stuck rows run again from attempt
-1) needs the ``requeue_delivery`` permission.
+Rows change only through the delivery state machine and the breaker, so the
+admin grants no add, change or delete. Its two actions need the
+``requeue_delivery`` permission: requeue (dead or stuck rows run again from
+attempt 1, and their receivers' breakers close, as ``signal_deliveries
+requeue`` does) and resume (a paused receiver's breaker closes).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from .bridge import _outbox
-from .models import Delivery
+from .bridge import _breaker
+from .bridge._requeue import requeue_rows
+from .models import BreakerState, Delivery
 
 # Nothing here is API (so the class is private): Django's admin autodiscovery
 # imports the module and the class registers itself below.
@@ -33,8 +37,14 @@ class _Permissions(Protocol):
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Delivery]
+    _BreakerModelAdmin = admin.ModelAdmin[BreakerState]
 else:  # generic only in the stubs
-    _ModelAdmin = admin.ModelAdmin
+    _ModelAdmin = _BreakerModelAdmin = admin.ModelAdmin
+
+
+def _may_requeue(request: HttpRequest) -> bool:
+    user = cast("_Permissions", request.user)
+    return user.has_perm("django_typed_signals.requeue_delivery")
 
 
 class _DeliveryAdmin(_ModelAdmin):
@@ -101,8 +111,7 @@ class _DeliveryAdmin(_ModelAdmin):
 
     def has_requeue_permission(self, request: HttpRequest) -> bool:
         """The ``requeue`` action's permission (``allowed_permissions``)."""
-        user = cast("_Permissions", request.user)
-        return user.has_perm("django_typed_signals.requeue_delivery")
+        return _may_requeue(request)
 
     @admin.display(description="last error")
     def error(self, obj: Delivery) -> SafeString | str:
@@ -121,14 +130,75 @@ class _DeliveryAdmin(_ModelAdmin):
     def requeue(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         """Run the selected rows again from attempt 1; done and running stay."""
         ids = list(queryset.values_list("pk", flat=True))
-        count = _outbox.requeue(ids=ids, using=queryset.db)
-        self.message_user(request, f"{count} of {len(ids)} deliveries requeued.")
-        if count < len(ids):
+        done = requeue_rows(ids=ids, using=queryset.db)
+        self.message_user(request, f"{done.count} of {len(ids)} deliveries requeued.")
+        if done.left:
             self.message_user(
                 request,
-                f"{len(ids) - count} left as they were: done deliveries and live "
+                f"{len(done.left)} left as they were: done deliveries and live "
                 "claims are not requeued.",
                 messages.WARNING,
+            )
+        if done.resumed:
+            self.message_user(request, f"{_receivers(done.resumed)} resumed.")
+
+
+def _receivers(count: int) -> str:
+    return f"{count} paused receiver" + ("" if count == 1 else "s")
+
+
+class _BreakerStateAdmin(_BreakerModelAdmin):
+    """Receivers that failed lately: their failures in a row and pause."""
+
+    list_display = (
+        "receiver",
+        "consecutive_failures",
+        "paused_until",
+        "paused",
+        "updated_at",
+    )
+    search_fields = ("receiver",)
+    actions = ("resume",)
+    readonly_fields = (
+        "receiver",
+        "consecutive_failures",
+        "paused_until",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: BreakerState | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: BreakerState | None = None
+    ) -> bool:
+        return False
+
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        """The ``resume`` action's permission (``allowed_permissions``)."""
+        return _may_requeue(request)
+
+    @admin.display(boolean=True, description="paused now")
+    def paused(self, obj: BreakerState) -> bool:
+        return obj.paused_until is not None and obj.paused_until > timezone.now()
+
+    @admin.action(description="Resume selected receivers", permissions=["resume"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[BreakerState]) -> None:
+        """Close the selected breakers; the rows a pause gave back still wait
+        until it would have ended (requeue them to run them now)."""
+        receivers = list(queryset.values_list("receiver", flat=True))
+        resumed = _breaker.resume(receivers, using=queryset.db)
+        self.message_user(request, f"{_receivers(resumed)} resumed.")
+        if resumed:
+            self.message_user(
+                request,
+                "Deliveries a pause gave back run when it would have ended; "
+                "requeue them to run them now.",
             )
 
 
@@ -136,3 +206,4 @@ class _DeliveryAdmin(_ModelAdmin):
 # check keeps a direct import harmless in projects without it.
 if apps.is_installed("django.contrib.admin"):
     admin.site.register(Delivery, _DeliveryAdmin)
+    admin.site.register(BreakerState, _BreakerStateAdmin)

@@ -1,4 +1,5 @@
-"""The deliveries' admin: read-only pages, filters, the last error, requeue.
+"""The bridge's admin: deliveries (read-only pages, filters, the last error,
+requeue) and receiver breakers (read-only, resume).
 
 The test settings do not install ``django.contrib.admin``, so the ModelAdmin
 runs on a private ``AdminSite`` with real users, requests and rows.
@@ -6,6 +7,7 @@ runs on a private ``AdminSite`` with real users, requests and rows.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +17,13 @@ from django.contrib.messages import get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest
 from django.test import RequestFactory
+from django.utils import timezone
 
 from django_typed_signals import admin as delivery_admin
-from django_typed_signals.admin import _DeliveryAdmin
+from django_typed_signals.admin import _BreakerStateAdmin, _DeliveryAdmin
+from django_typed_signals.bridge import _breaker
 from django_typed_signals.bridge._outbox import NewDelivery, write_deliveries
-from django_typed_signals.models import Delivery
+from django_typed_signals.models import BreakerState, Delivery
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
@@ -146,4 +150,105 @@ def test_requeue_action_runs_dead_rows_again_and_leaves_done_ones(
     assert [str(m) for m in get_messages(request)] == [
         "1 of 2 deliveries requeued.",
         "1 left as they were: done deliveries and live claims are not requeued.",
+    ]
+
+
+def test_requeue_action_resumes_the_paused_receivers_of_the_rows_it_took(
+    model_admin: _DeliveryAdmin,
+) -> None:
+    dead, done = rows(Status.DEAD, Status.DONE)
+    later = timezone.now() + timedelta(hours=1)
+    for receiver in (dead.receiver, done.receiver, "shop.receivers.other"):
+        BreakerState.objects.create(
+            receiver=receiver, consecutive_failures=5, paused_until=later
+        )
+    request = request_by(user("root", superuser=True))
+
+    model_admin.requeue(request, Delivery.objects.filter(pk__in=[dead.pk, done.pk]))
+
+    # The done row was not requeued: its receiver stays paused, as the others.
+    assert _breaker.paused_receivers() == sorted(
+        [done.receiver, "shop.receivers.other"]
+    )
+    assert "1 paused receiver resumed." in [str(m) for m in get_messages(request)]
+
+
+# --- receiver breakers ----------------------------------------------------------
+
+
+@pytest.fixture
+def breaker_admin() -> _BreakerStateAdmin:
+    return _BreakerStateAdmin(BreakerState, AdminSite(name="test_admin"))
+
+
+def breakers(*paused_for_s: float | None) -> list[BreakerState]:
+    now = timezone.now()
+    return [
+        BreakerState.objects.create(
+            receiver=f"shop.receivers.r{i}",
+            consecutive_failures=3 + i,
+            paused_until=None if s is None else now + timedelta(seconds=s),
+        )
+        for i, s in enumerate(paused_for_s)
+    ]
+
+
+def test_breaker_admin_passes_djangos_checks(
+    breaker_admin: _BreakerStateAdmin,
+) -> None:
+    assert breaker_admin.check() == []
+
+
+def test_breakers_are_read_only_and_resume_needs_the_requeue_permission(
+    breaker_admin: _BreakerStateAdmin,
+) -> None:
+    (state,) = breakers(60)
+    root = request_by(user("root", superuser=True))
+    viewer = request_by(user("viewer", "view_breakerstate"))
+    operator = request_by(user("operator", "view_breakerstate", "requeue_delivery"))
+
+    assert breaker_admin.has_view_permission(root, state)
+    assert not breaker_admin.has_add_permission(root)
+    assert not breaker_admin.has_change_permission(root, state)
+    assert not breaker_admin.has_delete_permission(root, state)
+    assert breaker_admin.has_view_permission(viewer)
+    assert breaker_admin.get_actions(viewer) == {}
+    assert set(breaker_admin.get_actions(operator)) == {"resume"}
+
+
+def test_breaker_list_says_which_receivers_are_paused_now(
+    breaker_admin: _BreakerStateAdmin,
+) -> None:
+    paused, over, failing = breakers(60, -60, None)
+    root = request_by(user("root", superuser=True))
+
+    listed = breaker_admin.get_changelist_instance(root).result_list
+
+    assert {row.receiver for row in listed} == {
+        paused.receiver,
+        over.receiver,
+        failing.receiver,
+    }
+    assert breaker_admin.paused(paused) is True
+    assert breaker_admin.paused(over) is False
+    assert breaker_admin.paused(failing) is False
+
+
+def test_resume_action_closes_only_the_selected_breakers(
+    breaker_admin: _BreakerStateAdmin,
+) -> None:
+    first, second, _ = breakers(60, 60, 60)
+    request = request_by(user("root", superuser=True))
+
+    breaker_admin.resume(
+        request, BreakerState.objects.filter(pk__in=[first.pk, second.pk])
+    )
+
+    assert _breaker.paused_receivers() == ["shop.receivers.r2"]
+    reset = BreakerState.objects.get(pk=first.pk)
+    assert (reset.paused_until, reset.consecutive_failures) == (None, 0)
+    assert [str(m) for m in get_messages(request)] == [
+        "2 paused receivers resumed.",
+        "Deliveries a pause gave back run when it would have ended; requeue them "
+        "to run them now.",
     ]

@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 
 from django_typed_signals.bridge import _breaker, _outbox, _replay
+from django_typed_signals.bridge._requeue import requeue_rows
 from django_typed_signals.models import Delivery
 
 _Status = Delivery.Status
@@ -129,30 +130,14 @@ class Command(BaseCommand):
                 "requeue takes exactly one of --dead (every dead row) and "
                 "--id N ... (the listed rows)"
             )
-        now = timezone.now()
-        with transaction.atomic(using=using):
-            if dead:
-                receivers = _dead_receivers(using)
-                left: dict[int, str] = {}
-                count = _outbox.requeue(dead=True, using=using, now=now)
-            else:
-                wanted = sorted(set(ids or ()))
-                rows = _select(using, wanted)
-                left = _left_alone(wanted, rows, now)
-                taken = [row for row in rows if row.pk not in left]
-                receivers = sorted({row.receiver for row in taken})
-                chosen = [row.pk for row in taken]
-                count = (
-                    _outbox.requeue(ids=chosen, using=using, now=now) if chosen else 0
-                )
-            # resume(None) would resume every receiver: only pass a real list.
-            resumed = _breaker.resume(receivers, using=using) if receivers else 0
-        self.stdout.write(f"Requeued {_plural(count, 'delivery', 'deliveries')}.")
-        for pk, why in left.items():
+        done = requeue_rows(dead=dead, ids=None if dead else ids, using=using)
+        self.stdout.write(f"Requeued {_plural(done.count, 'delivery', 'deliveries')}.")
+        for pk, why in done.left.items():
             self.stdout.write(f"Left delivery {pk} alone: {why}.")
-        if resumed:
+        if done.resumed:
             self.stdout.write(
-                f"Resumed {_plural(resumed, 'paused receiver', 'paused receivers')}."
+                "Resumed "
+                f"{_plural(done.resumed, 'paused receiver', 'paused receivers')}."
             )
 
     def _replay(self, using: str, options: dict[str, Any]) -> None:
@@ -199,37 +184,6 @@ def _database(alias: str | None) -> str:
         known = ", ".join(sorted(connections))
         raise CommandError(f"Unknown --database {alias!r}. Valid choices: {known}.")
     return alias
-
-
-def _dead_receivers(using: str) -> list[str]:
-    rows = Delivery.objects.using(using).filter(status=_Status.DEAD)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return sorted(set(rows.values_list("receiver", flat=True)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-
-
-def _select(using: str, ids: Sequence[int]) -> list[Delivery]:
-    """Rows ``ids``, locked until the requeue commits (where supported)."""
-    rows = Delivery.objects.using(using).filter(pk__in=list(ids))  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    fields = ("id", "receiver", "status", "lease_until")
-    return list(rows.only(*fields).select_for_update())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-
-
-def _left_alone(
-    wanted: Sequence[int], rows: Sequence[Delivery], now: datetime
-) -> dict[int, str]:
-    """Why each of ``wanted`` cannot be requeued, by id; the others are absent."""
-    found = {row.pk: row for row in rows}
-    left: dict[int, str] = {}
-    for pk in wanted:
-        row = found.get(pk)
-        if row is None:
-            left[pk] = "no such delivery"
-        elif row.status == _Status.DONE:
-            left[pk] = "it is done (replay runs a done delivery again)"
-        elif row.status == _Status.RUNNING and (
-            row.lease_until is None or row.lease_until >= now
-        ):
-            left[pk] = "it is running under a live lease"
-    return left
 
 
 def _moment(option: str, value: str | None) -> datetime | None:
