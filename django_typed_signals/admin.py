@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from .bridge import _breaker
-from .bridge._requeue import requeue_rows
+from .bridge._operations import requeue_rows
 from .models import BreakerState, Delivery
 
 # Nothing here is API (so the class is private): Django's admin autodiscovery

@@ -3,8 +3,8 @@
 Rows are written in the sender's transaction, so they exist exactly when the
 data does; a worker claims a row before running its receiver, and retries,
 backoff and the dead letter live in the row rather than in the broker.
-``django_typed_signals.bridge._outbox`` is the only code that writes them.
-The circuit breaker keeps one ``BreakerState`` row per failing receiver, in
+Only the bridge's row modules (``bridge._outbox``, ``_due``, ``_operations``)
+write them. The circuit breaker keeps one ``BreakerState`` row per failing receiver, in
 the database so that every worker sees the same pause
 (``django_typed_signals.bridge._breaker`` writes them).
 """

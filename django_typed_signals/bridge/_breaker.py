@@ -50,7 +50,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _rows(alias: str, *conditions: Q, **lookups: object) -> QuerySet[BreakerState]:
-    """One filter call (see ``_outbox._rows`` for why chained calls are avoided)."""
+    """One filter call (see ``_queries.matching`` for why chained calls are avoided)."""
     return BreakerState.objects.using(alias).filter(*conditions, **lookups)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
 
 

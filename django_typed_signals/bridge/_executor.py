@@ -191,7 +191,7 @@ def _publish_fast(message: Message, bound_s: float) -> None:
 def _leave_to_relay(messages: Sequence[Message]) -> None:
     """Mark rows the broker did not take for the relay's next pass (rather
     than after ``REPUBLISH_AFTER_S``, which covers it should this fail)."""
-    from . import _outbox
+    from . import _due
 
     by_database: dict[str, list[int]] = {}
     for message in messages:
@@ -199,7 +199,7 @@ def _leave_to_relay(messages: Sequence[Message]) -> None:
     on_publisher_thread = threading.current_thread().name == PUBLISHER_THREAD
     for using, ids in by_database.items():
         try:
-            _outbox.mark_unpublished(ids, using=using)
+            _due.mark_unpublished(ids, using=using)
         except DatabaseError as exc:
             logger.warning(
                 "deliveries %s: not published, and not marked for the relay (%s): "

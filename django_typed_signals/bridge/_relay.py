@@ -21,7 +21,7 @@ from django.db.utils import ConnectionHandler
 
 from ..conf import get_settings
 from ..models import Delivery
-from . import _outbox
+from . import _due
 from ._delivery import run_delivery
 from ._publish import Message, publish_in_background
 
@@ -101,7 +101,7 @@ class Relay:
     def _pass(self, alias: str, done: RelayPass) -> None:
         bridge = get_settings().bridge
         with transaction.atomic(using=alias):
-            rows = _outbox.due_for_publish(
+            rows = _due.due_for_publish(
                 limit=self.batch_size,
                 republish_after_s=bridge.republish_after_s,
                 using=alias,
@@ -114,16 +114,16 @@ class Relay:
                 sent = publish_in_background(
                     messages, timeout_s=RELAY_PUBLISH_TIMEOUT_S
                 )
-                _outbox.mark_published([row.pk for row in rows[:sent]], using=alias)
+                _due.mark_published([row.pk for row in rows[:sent]], using=alias)
                 done.published += sent
                 done.left += len(rows) - sent
                 return
             # Marked so that a second relay does not take them too; the claim
             # would refuse it anyway, this only saves it the work.
-            _outbox.mark_published([row.pk for row in rows], using=alias)
+            _due.mark_published([row.pk for row in rows], using=alias)
         for index, row in enumerate(rows):
             if self.stop.is_set():  # the rest: due again at the next pass
-                _outbox.mark_unpublished([r.pk for r in rows[index:]], using=alias)
+                _due.mark_unpublished([r.pk for r in rows[index:]], using=alias)
                 return
             run_delivery(row.pk, lease_s=bridge.lease_s, using=alias)
             done.ran += 1

@@ -110,7 +110,7 @@ def replay(
 
 
 def _rows(alias: str, ids: list[int]) -> list[Delivery]:
-    """Rows ``ids`` in id order (one filter call: see ``_outbox._rows``)."""
+    """Rows ``ids`` in id order (one filter call: see ``_queries.matching``)."""
     return list(Delivery.objects.using(alias).filter(pk__in=ids))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
 
 

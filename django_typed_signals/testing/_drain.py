@@ -39,7 +39,7 @@ def drain(*, using: str | None = None, limit: int = 1000) -> list[Drained]:
     """
     # Imported here: the delivery model needs the app registry, and this
     # package is imported by the pytest plugin before Django is set up.
-    from ..bridge import _outbox
+    from ..bridge import _due
     from ..bridge._delivery import run_delivery
 
     lease_s = get_settings().bridge.lease_s
@@ -47,9 +47,7 @@ def drain(*, using: str | None = None, limit: int = 1000) -> list[Drained]:
     seen: set[int] = set()
     while True:
         with transaction.atomic(using=using):  # as the relay reads them
-            rows = _outbox.due_for_publish(
-                limit=limit, republish_after_s=0.0, using=using
-            )
+            rows = _due.due_for_publish(limit=limit, republish_after_s=0.0, using=using)
         due = [row for row in rows if row.pk not in seen]
         if not due:
             return ran

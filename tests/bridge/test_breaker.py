@@ -317,7 +317,7 @@ def test_after_the_pause_a_failing_trial_reopens_it_at_once() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_resumed_receiver_runs_its_requeued_rows() -> None:
-    from django_typed_signals.bridge import _outbox
+    from django_typed_signals.bridge import _operations
 
     with _local(failures=1, pause_s=60):
         ids = _send_flaky(3)
@@ -325,7 +325,7 @@ def test_a_resumed_receiver_runs_its_requeued_rows() -> None:
         assert _flaky_rows() == [("retrying", 1), ("pending", 0), ("pending", 0)]
         receivers.flaky_switch["failing"] = False
         assert _breaker.resume([FLAKY]) == 1
-        assert _outbox.requeue(ids=ids) == 3
+        assert _operations.requeue(ids=ids) == 3
         outcomes = [d.outcome for d in drain()]
     assert outcomes == ["done"] * 3
     assert _flaky_rows() == [("done", 1)] * 3

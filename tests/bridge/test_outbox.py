@@ -2,73 +2,44 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import signals as django_signals
 from django.utils import timezone
 
 from django_typed_signals.bridge import _outbox
+from django_typed_signals.bridge._due import (
+    mark_published,
+)
+from django_typed_signals.bridge._operations import (
+    prune,
+    status_counts,
+)
 from django_typed_signals.bridge._outbox import (
     BACKOFF_CAP_S,
     MAX_ERROR_CHARS,
-    Claim,
     NewDelivery,
     backoff,
     claim,
     complete,
-    due_for_publish,
     fail,
-    mark_published,
-    prune,
-    requeue,
-    status_counts,
     write_deliveries,
 )
 from django_typed_signals.models import Delivery
-
-Status = Delivery.Status
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-postgres_only = pytest.mark.skipif(
-    not ON_POSTGRES,
-    reason="needs PostgreSQL (TYPED_SIGNALS_TEST_DB=postgres): SQLite has no "
-    "row locks and serializes every writer",
+from tests.bridge.rows import (
+    LEASE,
+    T0,
+    Status,
+    at,
+    claimed,
+    in_threads,
+    new,
+    one,
+    postgres_only,
+    reload,
 )
-
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=dt_timezone.utc)
-LEASE = 60.0
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def new(receiver: str = "shop.receivers.email", **kwargs: Any) -> NewDelivery:
-    return NewDelivery(
-        signal="shop.order_paid", receiver=receiver, payload={"v": 1}, **kwargs
-    )
-
-
-def one(**kwargs: Any) -> Delivery:
-    (row,) = write_deliveries([new(**kwargs)], now=T0)
-    return row
-
-
-def reload(row: Delivery) -> Delivery:
-    return Delivery.objects.get(pk=row.pk)
-
-
-def claimed(row: Delivery, seconds: float = 0, lease_s: float = LEASE) -> Claim:
-    got = claim(row.pk, lease_s=lease_s, now=at(seconds))
-    assert got is not None, f"{row} could not be claimed at +{seconds}s"
-    return got
-
 
 # --- write_deliveries ---------------------------------------------------------
 
@@ -375,280 +346,7 @@ def test_backoff_refuses_attempts_below_one(attempt: int) -> None:
         backoff(attempt)
 
 
-# --- due_for_publish, mark_published ------------------------------------------
-
-
-@pytest.mark.django_db
-def test_due_for_publish_picks_runnable_rows_in_id_order() -> None:
-    fresh, waiting, backed_off, live, expired, done, dead = (one() for _ in range(7))
-    Delivery.objects.filter(pk=waiting.pk).update(
-        status=Status.RETRYING, available_at=at(100)
-    )
-    Delivery.objects.filter(pk=backed_off.pk).update(
-        status=Status.RETRYING, available_at=at(5)
-    )
-    Delivery.objects.filter(pk=live.pk).update(
-        status=Status.RUNNING, lease_until=at(11)
-    )
-    Delivery.objects.filter(pk=expired.pk).update(
-        status=Status.RUNNING, lease_until=at(9)
-    )
-    Delivery.objects.filter(pk=done.pk).update(status=Status.DONE)
-    Delivery.objects.filter(pk=dead.pk).update(status=Status.DEAD)
-
-    with transaction.atomic():
-        due = due_for_publish(limit=10, republish_after_s=30, now=at(10))
-        first = due_for_publish(limit=1, republish_after_s=30, now=at(10))
-
-    assert [row.pk for row in due] == [fresh.pk, backed_off.pk, expired.pk]
-    assert [row.pk for row in first] == [fresh.pk]
-
-
-@pytest.mark.django_db
-def test_published_rows_are_republished_only_after_the_window() -> None:
-    row = one()
-
-    def due(seconds: float) -> list[int]:
-        with transaction.atomic():
-            return [
-                r.pk
-                for r in due_for_publish(
-                    limit=10, republish_after_s=30, now=at(seconds)
-                )
-            ]
-
-    assert mark_published([row.pk], now=at(1)) == 1
-    assert reload(row).published_at == at(1)
-    assert due(2) == [] and due(31) == []
-    assert due(31.5) == [row.pk]  # the broker lost it: publish again
-    mark_published([row.pk], now=at(31.5))
-    assert due(40) == []
-    assert mark_published([]) == 0
-
-
-@pytest.mark.django_db
-def test_expired_lease_is_republished_once_per_window() -> None:
-    row = one()
-    mark_published([row.pk], now=at(0))
-    claimed(row, seconds=1)
-
-    with transaction.atomic():
-        assert due_for_publish(limit=5, republish_after_s=30, now=at(LEASE)) == []
-        assert [
-            r.pk
-            for r in due_for_publish(limit=5, republish_after_s=30, now=at(LEASE + 2))
-        ] == [row.pk]
-        mark_published([row.pk], now=at(LEASE + 2))
-        assert due_for_publish(limit=5, republish_after_s=30, now=at(LEASE + 3)) == []
-
-
-@pytest.mark.django_db(transaction=True)
-def test_due_for_publish_needs_the_relays_transaction() -> None:
-    with pytest.raises(
-        transaction.TransactionManagementError,
-        match=r"inside transaction.atomic\(using='default'\) together with mark_pub",
-    ):
-        due_for_publish(limit=1, republish_after_s=30)
-
-
-@pytest.mark.django_db
-def test_due_for_publish_validates_its_bounds() -> None:
-    with pytest.raises(ValueError, match=r"limit must be an integer >= 1, got 0"):
-        due_for_publish(limit=0, republish_after_s=1)
-    with pytest.raises(ValueError, match=r"republish_after_s must be >= 0, got -1"):
-        due_for_publish(limit=1, republish_after_s=-1)
-
-
-# --- status_counts ------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_status_counts_follow_the_status_command_definitions() -> None:
-    assert status_counts(now=at(0)) == {
-        "pending": 0,
-        "running": 0,
-        "retrying": 0,
-        "done": 0,
-        "dead": 0,
-        "oldest_pending_age_s": None,
-    }
-    unpublished, published, backed_off, expired, live, waiting, done, dead = (
-        write_deliveries([new()], now=at(i))[0] for i in range(8)
-    )
-    mark_published([published.pk], now=at(20))
-    Delivery.objects.filter(pk=backed_off.pk).update(
-        status=Status.RETRYING, available_at=at(50)
-    )
-    Delivery.objects.filter(pk=expired.pk).update(
-        status=Status.RUNNING, lease_until=at(90)
-    )
-    Delivery.objects.filter(pk=live.pk).update(
-        status=Status.RUNNING, lease_until=at(101)
-    )
-    Delivery.objects.filter(pk=waiting.pk).update(
-        status=Status.RETRYING, available_at=at(200)
-    )
-    Delivery.objects.filter(pk=done.pk).update(status=Status.DONE)
-    Delivery.objects.filter(pk=dead.pk).update(status=Status.DEAD)
-
-    counts = status_counts(now=at(100))
-
-    assert counts == {
-        "pending": 4,  # unpublished, published, backoff over, lease expired
-        "running": 1,
-        "retrying": 1,
-        "done": 1,
-        "dead": 1,
-        "oldest_pending_age_s": 100.0,  # ``unpublished``, runnable since +0 s
-    }
-    Delivery.objects.filter(pk__in=[unpublished.pk, published.pk]).update(
-        status=Status.DONE
-    )
-    # The oldest is now the retry whose backoff ended at +50 s...
-    assert status_counts(now=at(100))["oldest_pending_age_s"] == 50.0
-    Delivery.objects.filter(pk=backed_off.pk).update(status=Status.DONE)
-    # ...then the expired claim, waiting since its lease ended at +90 s.
-    assert status_counts(now=at(100))["oldest_pending_age_s"] == 10.0
-
-
-# --- requeue ------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_requeue_dead_brings_back_every_dead_row_only() -> None:
-    dead = one(max_attempts=1)
-    fail(claimed(dead), "gave up", now=at(1))
-    pending, done = one(), one()
-    complete(claimed(done))
-    mark_published([dead.pk], now=at(0))
-
-    assert requeue(dead=True, now=at(50)) == 1
-
-    stored = reload(dead)
-    assert stored.status == Status.PENDING and stored.attempts == 0
-    assert stored.available_at == at(50)
-    assert stored.published_at is None and stored.finished_at is None
-    assert stored.last_error == "gave up"  # still readable until it runs
-    assert reload(pending).status == Status.PENDING
-    assert reload(done).status == Status.DONE
-    assert claimed(dead, seconds=50).attempt == 1
-
-
-@pytest.mark.django_db
-def test_requeue_by_id_leaves_done_rows_and_live_claims_alone() -> None:
-    dead, retrying, done, live, expired = (one() for _ in range(5))
-    Delivery.objects.filter(pk=dead.pk).update(status=Status.DEAD, attempts=8)
-    Delivery.objects.filter(pk=retrying.pk).update(
-        status=Status.RETRYING, attempts=3, available_at=at(500)
-    )
-    Delivery.objects.filter(pk=done.pk).update(status=Status.DONE, attempts=1)
-    holder = claimed(live, seconds=5)
-    Delivery.objects.filter(pk=expired.pk).update(
-        status=Status.RUNNING, attempts=1, lease_until=at(9)
-    )
-
-    ids = [row.pk for row in (dead, retrying, done, live, expired)]
-    assert requeue(ids=ids, now=at(10)) == 3
-
-    assert {r.pk: (r.status, r.attempts) for r in Delivery.objects.all()} == {
-        dead.pk: (Status.PENDING, 0),
-        retrying.pk: (Status.PENDING, 0),
-        done.pk: (Status.DONE, 1),
-        live.pk: (Status.RUNNING, 1),
-        expired.pk: (Status.PENDING, 0),
-    }
-    assert complete(holder) is True
-    assert requeue(ids=[]) == 0
-
-
-@pytest.mark.parametrize("kwargs", [{}, {"ids": [1], "dead": True}])
-def test_requeue_takes_ids_or_dead(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"ids=\[\.\.\.\] or dead=True, exactly one"):
-        requeue(**kwargs)
-
-
-# --- prune --------------------------------------------------------------------
-
-
-@pytest.fixture
-def no_post_delete_for_deliveries() -> Iterator[list[object]]:
-    sent: list[object] = []
-
-    def record(sender: object, **kwargs: object) -> None:
-        sent.append(kwargs["instance"])
-
-    django_signals.post_delete.connect(record, sender=Delivery, weak=False)
-    yield sent
-    django_signals.post_delete.disconnect(record, sender=Delivery)
-
-
-@pytest.mark.django_db
-def test_prune_deletes_only_done_rows_past_the_cutoff(
-    monkeypatch: pytest.MonkeyPatch, no_post_delete_for_deliveries: list[object]
-) -> None:
-    monkeypatch.setattr(_outbox, "_PRUNE_BATCH", 2)  # several batches
-    old_done = [one() for _ in range(5)]
-    recent_done, old_dead, old_pending, old_retrying, old_running = (
-        one() for _ in range(5)
-    )
-    days_ago = timezone.now() - timedelta(days=10)
-    Delivery.objects.filter(pk__in=[r.pk for r in old_done]).update(
-        status=Status.DONE, finished_at=days_ago
-    )
-    Delivery.objects.filter(pk=recent_done.pk).update(
-        status=Status.DONE, finished_at=timezone.now() - timedelta(days=6)
-    )
-    Delivery.objects.filter(pk=old_dead.pk).update(
-        status=Status.DEAD, finished_at=days_ago
-    )
-    Delivery.objects.filter(pk=old_retrying.pk).update(
-        status=Status.RETRYING, finished_at=days_ago
-    )
-    Delivery.objects.filter(pk=old_running.pk).update(
-        status=Status.RUNNING, finished_at=days_ago, lease_until=days_ago
-    )
-
-    assert prune(older_than_days=7) == 5
-
-    left = set(Delivery.objects.values_list("pk", flat=True))
-    assert left == {
-        r.pk for r in (recent_done, old_dead, old_pending, old_retrying, old_running)
-    }
-    assert no_post_delete_for_deliveries == []
-    assert prune(older_than_days=7) == 0
-    assert prune(older_than_days=5.5) == 1
-
-
-def test_prune_refuses_a_negative_age() -> None:
-    with pytest.raises(ValueError, match=r"older_than_days must be >= 0, got -1"):
-        prune(older_than_days=-1)
-
-
-# --- several workers and relays (PostgreSQL) ----------------------------------
-
-
-def _in_threads(count: int, work: Any) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads started together; their results."""
-    start = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait(timeout=10)
-            results[i] = work(i)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return results
+# --- several workers (PostgreSQL), extend, retries ---------------------------
 
 
 @postgres_only
@@ -659,48 +357,10 @@ def test_concurrent_claimers_have_exactly_one_winner() -> None:
     def claim_all(_: int) -> list[int]:
         return [r.pk for r in rows if claim(r.pk, lease_s=LEASE) is not None]
 
-    won = _in_threads(4, claim_all)
+    won = in_threads(4, claim_all)
 
     assert sorted(pk for each in won for pk in each) == sorted(r.pk for r in rows)
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_relays_take_disjoint_rows() -> None:
-    write_deliveries([new() for _ in range(10)])
-    both_selected = threading.Barrier(2)
-
-    def relay(_: int) -> list[int]:
-        with transaction.atomic():
-            taken = [r.pk for r in due_for_publish(limit=4, republish_after_s=30)]
-            both_selected.wait(timeout=10)  # both hold their locks here
-            mark_published(taken)
-        return taken
-
-    first, second = _in_threads(2, relay)
-
-    assert len(first) == len(second) == 4
-    assert not set(first) & set(second)
-    with transaction.atomic():
-        left = [r.pk for r in due_for_publish(limit=10, republish_after_s=30)]
-    assert len(left) == 2 and not set(left) & (set(first) | set(second))
-
-
-@pytest.mark.django_db
-def test_functions_take_the_database_alias() -> None:
-    (row,) = write_deliveries([new()], using="default", now=T0)
-    held = claim(row.pk, lease_s=LEASE, using="default", now=at(1))
-    assert held is not None
-    assert status_counts(using="default", now=at(2))["running"] == 1
-    assert complete(held, using="default") is True
-    assert (
-        prune(older_than_days=0, using="default", now=timezone.now() + timedelta(1))
-        == 1
-    )
-
-
-# --- extend, mark_unpublished, write_deliveries(published=True) ---------------
 
 
 @pytest.mark.django_db
@@ -718,19 +378,6 @@ def test_extend_moves_the_lease_end_only_under_the_holders_token() -> None:
 
 
 @pytest.mark.django_db
-def test_rows_written_as_published_wait_the_window_unless_unpublished() -> None:
-    [row] = write_deliveries([new()], now=at(0), published=True)
-    assert reload(row).published_at == at(0)
-    with transaction.atomic():
-        assert due_for_publish(limit=10, republish_after_s=30, now=at(1)) == []
-    assert _outbox.mark_unpublished([row.pk]) == 1
-    with transaction.atomic():
-        assert [
-            r.pk for r in due_for_publish(limit=10, republish_after_s=30, now=at(1))
-        ] == [row.pk]
-
-
-@pytest.mark.django_db
 def test_a_failed_attempt_is_unpublished_so_the_relay_publishes_the_retry() -> None:
     row = one()
     mark_published([row.pk], now=at(0))
@@ -739,41 +386,13 @@ def test_a_failed_attempt_is_unpublished_so_the_relay_publishes_the_retry() -> N
 
 
 @pytest.mark.django_db
-def test_a_successful_claim_is_one_statement_where_update_returns_rows() -> None:
-    from django.test.utils import CaptureQueriesContext
-
-    row = one()
-    with CaptureQueriesContext(connection) as queries:
-        got = claim(row.pk, lease_s=LEASE, now=at(0))
-    assert got is not None and got.delivery.pk == row.pk
-    assert got.delivery.lease_token == got.token and got.attempt == 1
-    assert got.delivery.payload == {"v": 1}  # converters applied (JSON)
-    assert len(queries) == (1 if _outbox._returns_rows("default") else 2)  # pyright: ignore[reportPrivateUsage]
-
-
-def _synchronous_commit() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        return str(cursor.fetchone()[0])
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_bookkeeping_commits_asynchronously_only_in_its_own_transaction() -> None:
-    """In autocommit the claim and the done mark carry synchronous_commit=off
-    for their own statement; inside a caller's transaction they leave the
-    setting alone, which would otherwise outlive them there."""
-    from django.test.utils import CaptureQueriesContext
-
-    first, second = write_deliveries([new(), new()], now=T0)
-    with CaptureQueriesContext(connection) as autocommit:
-        taken = claimed(first)
-        assert complete(taken, now=at(1))
-    assert _synchronous_commit() == "on"  # nothing leaked into the session
-    assert all("set_config('synchronous_commit'" in q["sql"] for q in autocommit)
-    with transaction.atomic(), CaptureQueriesContext(connection) as inside:
-        taken = claimed(second)
-        assert complete(taken, now=at(1))
-        assert _synchronous_commit() == "on"
-    assert not any("set_config" in q["sql"] for q in inside)
-    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.DONE}
+def test_functions_take_the_database_alias() -> None:
+    (row,) = write_deliveries([new()], using="default", now=T0)
+    held = claim(row.pk, lease_s=LEASE, using="default", now=at(1))
+    assert held is not None
+    assert status_counts(using="default", now=at(2))["running"] == 1
+    assert complete(held, using="default") is True
+    assert (
+        prune(older_than_days=0, using="default", now=timezone.now() + timedelta(1))
+        == 1
+    )

@@ -24,12 +24,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_typed_signals.bridge._breaker import paused_receivers, record_failure
+from django_typed_signals.bridge._due import mark_published
 from django_typed_signals.bridge._outbox import (
     NewDelivery,
     claim,
     complete,
     fail,
-    mark_published,
     write_deliveries,
 )
 from django_typed_signals.models import Delivery

@@ -3,7 +3,7 @@
 ``status`` counts the rows (``--json`` for monitoring), ``requeue`` runs dead
 or stuck rows again and resumes their paused receivers, ``replay`` runs a
 receiver again for finished sends, ``prune`` deletes old done rows. The row
-logic lives in the bridge (``_outbox``, ``_replay``, ``_breaker``); this
+logic lives in the bridge (``_operations``, ``_replay``, ``_breaker``); this
 module reads the options and says what happened.
 """
 
@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, router
 from django.utils import timezone
 
-from django_typed_signals.bridge import _breaker, _outbox, _replay
-from django_typed_signals.bridge._requeue import requeue_rows
+from django_typed_signals.bridge import _breaker, _operations, _replay
+from django_typed_signals.bridge._operations import requeue_rows
 from django_typed_signals.models import Delivery
 
 _Status = Delivery.Status
@@ -100,7 +100,7 @@ class Command(BaseCommand):
             self._prune(using, options["older_than"])
 
     def _status(self, using: str, *, as_json: bool) -> None:
-        counts = _outbox.status_counts(using=using)
+        counts = _operations.status_counts(using=using)
         paused = _breaker.paused_receivers(using=using)
         if as_json:
             self.stdout.write(json.dumps({**counts, "paused_receivers": paused}))
@@ -170,7 +170,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--older-than must be a number of days >= 0, got {older_than!r}"
             )
-        count = _outbox.prune(older_than_days=days, using=using)
+        count = _operations.prune(older_than_days=days, using=using)
         self.stdout.write(
             f"Pruned {_plural(count, 'done delivery', 'done deliveries')} "
             f"finished more than {older_than} days ago."
