@@ -47,7 +47,20 @@ def _may_requeue(request: HttpRequest) -> bool:
     return user.has_perm("django_typed_signals.requeue_delivery")
 
 
-class _DeliveryAdmin(_ModelAdmin):
+class _ViewOnly:
+    """No add, change or delete: the bridge alone writes these rows."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class _DeliveryAdmin(_ViewOnly, _ModelAdmin):
     """Deliveries by status, signal and receiver, with the last error."""
 
     list_display = (
@@ -96,19 +109,6 @@ class _DeliveryAdmin(_ModelAdmin):
         "encoded_payload",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Delivery | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Delivery | None = None
-    ) -> bool:
-        return False
-
     def has_requeue_permission(self, request: HttpRequest) -> bool:
         """The ``requeue`` action's permission (``allowed_permissions``)."""
         return _may_requeue(request)
@@ -147,7 +147,7 @@ def _receivers(count: int) -> str:
     return f"{count} paused receiver" + ("" if count == 1 else "s")
 
 
-class _BreakerStateAdmin(_BreakerModelAdmin):
+class _BreakerStateAdmin(_ViewOnly, _BreakerModelAdmin):
     """Receivers that failed lately: their failures in a row and pause."""
 
     list_display = (
@@ -165,19 +165,6 @@ class _BreakerStateAdmin(_BreakerModelAdmin):
         "paused_until",
         "updated_at",
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: BreakerState | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: BreakerState | None = None
-    ) -> bool:
-        return False
 
     def has_resume_permission(self, request: HttpRequest) -> bool:
         """The ``resume`` action's permission (``allowed_permissions``)."""
