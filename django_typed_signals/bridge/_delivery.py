@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Literal, cast
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -78,6 +78,25 @@ def run_delivery(
             outcome: Outcome = "dead" if buried else "skipped"
             run.report(signal, receiver, None, duration, exc, outcome)
         return "dead"
+    except DatabaseError as exc:
+        # Re-reading the payload's rows failed, not the payload: a failed
+        # attempt that retries after its backoff (should recording it fail
+        # too, the lease runs out and the next claim counts it). The receiver
+        # did not run, so its circuit breaker does not count it.
+        duration = perf_counter() - started
+        logger.warning(
+            "delivery %s of %s: reading its payload failed: %s",
+            delivery.pk,
+            delivery.receiver,
+            exc,
+        )
+        reason = "reading the payload failed: " + "".join(
+            traceback.format_exception(exc)
+        )
+        outcome = _outbox.fail(claim, reason, using=using) or "skipped"
+        if signal is not None and receiver is not None:
+            run.report(signal, receiver, None, duration, exc, outcome)
+        return outcome
     info = DeliveryInfo(id=delivery.pk, attempt=delivery.attempts, key=delivery.key)
     connection = connection_of(signal, receiver, sender)
     options: Mapping[str, object] = (

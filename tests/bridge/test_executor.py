@@ -3,7 +3,9 @@ transaction, run after the commit (``EXECUTOR = "eager"``) or by ``drain()``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -167,6 +169,39 @@ def test_an_undecodable_row_goes_dead_with_a_readable_reason() -> None:
     assert (drained.outcome, row.status) == ("dead", "dead")
     assert "cannot decode the delivery" in row.last_error
     assert receivers.calls == []
+
+
+def test_a_database_error_reading_the_payload_is_a_failed_attempt_not_a_stuck_row() -> (
+    None
+):
+    from django.db import OperationalError, connection
+
+    from django_typed_signals.bridge._delivery import run_delivery
+
+    order_table = Order._meta.db_table
+
+    def order_reads_fail(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        if sql.startswith("SELECT") and order_table in sql:
+            raise OperationalError("could not read the order (test)")
+        return execute(sql, params, many, context)
+
+    with LOCAL:
+        order = Order.objects.create()
+        receivers.paid.send(Order, Paid(order, Decimal(1)))
+        row = Delivery.objects.get()
+        with connection.execute_wrapper(order_reads_fail):
+            outcome = run_delivery(row.pk, lease_s=60)
+        row.refresh_from_db()
+        assert (outcome, row.status, row.attempts) == ("retrying", "retrying", 1)
+        assert "reading the payload failed" in row.last_error
+        assert "could not read the order (test)" in row.last_error
+        assert row.lease_token is None  # not left to wait out the lease
+        assert receivers.calls == []
+        Delivery.objects.filter(pk=row.pk).update(available_at=row.created_at)
+        assert run_delivery(row.pk, lease_s=60) == "done"
+    assert [name for name, _ in receivers.calls] == ["paid"]
 
 
 @LOCAL
