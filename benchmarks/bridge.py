@@ -17,7 +17,7 @@ commit, the publish included), commit-to-receiver latency p50/p99, and
 events per second draining 10,000 queued events with 1 worker and with 4.
 
     python benchmarks/bridge.py               # full run: 10,000 events per side
-    python benchmarks/bridge.py --quick       # 300 events, fewer repeats (CI)
+    python benchmarks/bridge.py --quick       # 600 events, fewer repeats (CI)
     python benchmarks/bridge.py --events 300  # throughput runs of 300 events
     python benchmarks/bridge.py --profile     # and a cProfile of our request
 
@@ -82,7 +82,7 @@ class Plan:
     rounds: int  # throughput runs per side and concurrency, taking turns
 
 
-QUICK = Plan(requests=40, repeats=3, paced=60, events=300, rounds=2)
+QUICK = Plan(requests=100, repeats=5, paced=60, events=600, rounds=2)
 FULL = Plan(requests=300, repeats=9, paced=500, events=10_000, rounds=2)
 
 
@@ -566,13 +566,13 @@ def cleanup_broker() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="300 events, few repeats: for CI"
+        "--quick", action="store_true", help="600 events, few repeats: for CI"
     )
     parser.add_argument(
         "--events",
         type=int,
         metavar="N",
-        help="events per side in each throughput run (default 10,000; 300 quick)",
+        help="events per side in each throughput run (default 10,000; 600 quick)",
     )
     parser.add_argument(
         "--profile",

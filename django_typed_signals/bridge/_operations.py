@@ -15,7 +15,6 @@ from typing import TypedDict
 
 from django.db import transaction
 from django.db.models import Case, Count, F, Min, Q, When
-from django.utils import timezone
 
 from ..models import Delivery
 from . import _breaker
@@ -184,7 +183,7 @@ def requeue_rows(
         raise ValueError(
             "requeue_rows() takes ids=[...] or dead=True, exactly one of them"
         )
-    when = now if now is not None else timezone.now()
+    when = moment(now)
     with transaction.atomic(using=using):
         if dead:
             receivers = _dead_receivers(using)
@@ -204,13 +203,13 @@ def requeue_rows(
 
 
 def _dead_receivers(using: str) -> list[str]:
-    rows = Delivery.objects.using(using).filter(status=_Status.DEAD)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return sorted(set(rows.values_list("receiver", flat=True)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    rows = matching(using, status=_Status.DEAD)
+    return sorted(set(rows.values_list("receiver", flat=True)))
 
 
 def _select(using: str, ids: Sequence[int]) -> list[Delivery]:
     """Rows ``ids``, locked until the requeue commits (where supported)."""
-    rows = Delivery.objects.using(using).filter(pk__in=list(ids))  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    rows = matching(using, pk__in=list(ids))
     fields = ("id", "receiver", "status", "lease_until")
     return list(rows.only(*fields).select_for_update())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
 
