@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import BreakerState
+from ._queries import moment
 
 __all__ = [
     "HEALTHY_CACHE_S",
@@ -45,10 +46,6 @@ def _alias(using: str | None) -> str:
     return using if using is not None else router.db_for_write(BreakerState)
 
 
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else timezone.now()
-
-
 def _rows(alias: str, *conditions: Q, **lookups: object) -> QuerySet[BreakerState]:
     """One filter call (see ``_queries.matching`` for why chained calls are avoided)."""
     return BreakerState.objects.using(alias).filter(*conditions, **lookups)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
@@ -58,14 +55,16 @@ def is_paused(
     receiver: str, *, using: str | None = None, now: datetime | None = None
 ) -> bool:
     """Whether ``receiver``'s deliveries wait out an open breaker now."""
-    return _rows(_alias(using), receiver=receiver, paused_until__gt=_now(now)).exists()
+    return _rows(
+        _alias(using), receiver=receiver, paused_until__gt=moment(now)
+    ).exists()
 
 
 def paused_receivers(
     *, using: str | None = None, now: datetime | None = None
 ) -> list[str]:
     """The dotted paths of the receivers paused now, sorted."""
-    rows = _rows(_alias(using), paused_until__gt=_now(now))
+    rows = _rows(_alias(using), paused_until__gt=moment(now))
     return sorted(rows.values_list("receiver", flat=True))
 
 
@@ -122,7 +121,7 @@ def record_failure(
     """
     alias = _alias(using)
     _healthy.pop((alias, receiver), None)
-    when = _now(now)
+    when = moment(now)
     bridge = get_settings().bridge
     failures: int | None = None
     with transaction.atomic(using=alias):
@@ -213,7 +212,7 @@ def admit(
     succeeds (closed) or fails (re-opened), or its lease ends unanswered.
     """
     alias = _alias(using)
-    when = _now(now)
+    when = moment(now)
     key = (alias, receiver)
     if _healthy.get(key, 0.0) > monotonic():
         return Admission("run", tracked=False)

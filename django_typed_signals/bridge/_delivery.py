@@ -83,20 +83,15 @@ def run_delivery(
         # attempt that retries after its backoff (should recording it fail
         # too, the lease runs out and the next claim counts it). The receiver
         # did not run, so its circuit breaker does not count it.
-        duration = perf_counter() - started
-        logger.warning(
-            "delivery %s of %s: reading its payload failed: %s",
-            delivery.pk,
-            delivery.receiver,
+        return run.fail(
             exc,
+            perf_counter() - started,
+            signal,
+            receiver,
+            None,
+            using=using,
+            step="reading the payload",
         )
-        reason = "reading the payload failed: " + "".join(
-            traceback.format_exception(exc)
-        )
-        outcome = _outbox.fail(claim, reason, using=using) or "skipped"
-        if signal is not None and receiver is not None:
-            run.report(signal, receiver, None, duration, exc, outcome)
-        return outcome
     info = DeliveryInfo(id=delivery.pk, attempt=delivery.attempts, key=delivery.key)
     connection = connection_of(signal, receiver, sender)
     options: Mapping[str, object] = (
@@ -128,13 +123,9 @@ def run_delivery(
         run.report(signal, receiver, sender, perf_counter() - started, None, "skipped")
         return "skipped"
     except Exception as exc:
-        duration = perf_counter() - started
-        error = "".join(traceback.format_exception(exc))
-        logger.warning(
-            "delivery %s of %s failed: %s", delivery.pk, delivery.receiver, exc
+        outcome = run.fail(
+            exc, perf_counter() - started, signal, receiver, sender, using=using
         )
-        outcome = _outbox.fail(claim, error, using=using) or "skipped"
-        run.report(signal, receiver, sender, duration, exc, outcome)
         _breaker.record_failure(delivery.receiver, using=using, trial=admission.trial)
         return outcome
     finally:
@@ -151,6 +142,44 @@ class _Run:
 
     claim: _outbox.Claim
     queue_latency: float
+
+    def fail(
+        self,
+        exc: Exception,
+        duration: float,
+        signal: Signal | None,
+        receiver: Callable[..., Any] | None,
+        sender: object,
+        *,
+        using: str | None,
+        step: str | None = None,
+    ) -> Outcome:
+        """Log a failed attempt, record it in the row (backoff, or dead on the
+        last attempt) and report it; what became of the row.
+
+        ``step`` names what failed when it was not the receiver; it leads the
+        log line and the traceback kept as ``last_error``.
+        """
+        delivery = self.claim.delivery
+        error = "".join(traceback.format_exception(exc))
+        if step is None:
+            logger.warning(
+                "delivery %s of %s failed: %s", delivery.pk, delivery.receiver, exc
+            )
+        else:
+            logger.warning(
+                "delivery %s of %s: %s failed: %s",
+                delivery.pk,
+                delivery.receiver,
+                step,
+                exc,
+            )
+            error = f"{step} failed: {error}"
+        outcome = _outbox.fail(self.claim, error, using=using) or "skipped"
+        if signal is not None and receiver is not None:
+            # Without the signal or the receiver there is nobody to report to.
+            self.report(signal, receiver, sender, duration, exc, outcome)
+        return outcome
 
     def report(
         self,

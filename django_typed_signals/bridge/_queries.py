@@ -1,4 +1,5 @@
-"""Query helpers shared by the modules that read and write delivery rows."""
+"""Query helpers shared by the modules that read and write the bridge's rows
+(deliveries; ``moment()`` for the breaker's too)."""
 
 from __future__ import annotations
 

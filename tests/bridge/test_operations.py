@@ -21,7 +21,6 @@ from django_typed_signals.bridge._operations import (
     status_counts,
 )
 from django_typed_signals.bridge._outbox import (
-    NewDelivery,
     complete,
     fail,
     write_deliveries,
@@ -205,11 +204,9 @@ def test_prune_refuses_a_negative_age() -> None:
 
 
 def row(status: str, receiver: str, **changes: object) -> Delivery:
-    (written,) = write_deliveries(
-        [NewDelivery(signal="shop.paid", receiver=receiver, payload={})]
-    )
+    written = one(receiver=receiver)
     Delivery.objects.filter(pk=written.pk).update(status=status, attempts=2, **changes)
-    return Delivery.objects.get(pk=written.pk)
+    return reload(written)
 
 
 def pause(*receivers: str) -> None:
